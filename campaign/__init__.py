@@ -1,0 +1,81 @@
+"""Winback: win clients back, credit the calls that did it, pay the bonuses.
+
+``create_app`` builds the application; importing this package does nothing
+else (no database, no network).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, template_folder=str(ROOT / "templates"),
+                static_folder=str(ROOT / "static"), instance_relative_config=True)
+    from .config import from_env
+    settings = from_env(instance_path=app.instance_path)
+    if config:
+        settings.update(config)
+    app.config.update(settings)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    from .core import web
+    web.init_app(app)
+    from . import cli
+    cli.init_app(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from sqlalchemy import event
+
+    from .core import jobs
+    from .extensions import csrf, db, login_manager, migrate
+
+    engine_options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite"):
+        engine_options.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+    else:
+        engine_options.setdefault("pool_size", app.config["DB_POOL_SIZE"])
+        engine_options.setdefault("max_overflow", app.config["DB_MAX_OVERFLOW"])
+        engine_options.setdefault("pool_pre_ping", True)
+    db.init_app(app)
+    if uri.startswith("sqlite"):
+        with app.app_context():
+            @event.listens_for(db.engine, "connect")
+            def _sqlite_pragmas(dbapi_conn, _record):
+                cur = dbapi_conn.cursor()
+                # WAL lets the worker thread write while pages read.
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.execute("PRAGMA busy_timeout=30000")
+                cur.close()
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.session_protection = None  # the server-side session row is the protection
+    jobs.init_app(app)
+    # Make every model known to SQLAlchemy/Alembic.
+    from . import models  # noqa: F401
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .accounts.views import bp as accounts_bp
+    from .api import bp as api_bp
+    from .clients.views import bp as clients_bp
+    from .extensions import csrf
+    from .imports.views import bp as imports_bp
+
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(imports_bp)
+    app.register_blueprint(clients_bp)
+    # The API authenticates with bearer tokens, never cookies, so CSRF does not apply.
+    csrf.exempt(api_bp)
+    app.register_blueprint(api_bp)

@@ -1,0 +1,1 @@
+"""Stores, teams, staff (users and roles), sign-in sessions and API tokens."""

@@ -1,0 +1,126 @@
+"""Use-cases for people, sign-in sessions and API tokens. They flush, never commit."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
+
+from ..core import audit, clock
+from ..core.errors import NotFound, ValidationError
+from ..extensions import db
+from .models import ApiToken, Staff, UserSession
+
+_hasher = PasswordHasher()
+MIN_PASSWORD = 8
+TOKEN_PREFIX = "wb_"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def set_password(staff: Staff, password: str, *, actor_id: int | None) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise ValidationError(f"password must have at least {MIN_PASSWORD} characters")
+    staff.password_hash = hash_password(password)
+    # A new password signs out every browser of that person.
+    revoke_sessions_of(staff.id)
+    audit.record("user.set_password", actor_id=actor_id, target=f"staff:{staff.employee_code}")
+
+
+def authenticate(login: str, password: str) -> Staff | None:
+    """Email or employee code + password. Constant work whether or not the person exists."""
+    login = (login or "").strip()
+    staff = db.session.scalar(select(Staff).where(
+        (Staff.email == login.lower()) | (Staff.employee_code == login)))
+    if staff is None or not staff.password_hash or not staff.active:
+        _hasher.hash(password or "x")  # spend the same time as a real check
+        return None
+    try:
+        _hasher.verify(staff.password_hash, password or "")
+    except (VerificationError, InvalidHashError):
+        return None
+    if not staff.has_role("agent", "manager", "payroll", "admin"):
+        return None  # integration identities (pos) cannot sign in
+    if _hasher.check_needs_rehash(staff.password_hash):
+        staff.password_hash = hash_password(password)
+    return staff
+
+
+def open_session(staff: Staff, *, user_agent: str | None, ip: str | None) -> UserSession:
+    now = clock.utcnow_naive()
+    row = UserSession(id=secrets.token_urlsafe(32), staff_id=staff.id, created_at=now,
+                      last_seen_at=now, user_agent=(user_agent or "")[:300], ip=ip)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def live_session(session_id: str) -> UserSession | None:
+    if not session_id:
+        return None
+    # populate_existing: revocation must be read fresh, never from the identity map.
+    row = db.session.get(UserSession, session_id, populate_existing=True)
+    if row is None or row.revoked_at is not None:
+        return None
+    return row
+
+
+def revoke_session(session_id: str, *, actor_id: int | None) -> None:
+    row = db.session.get(UserSession, session_id)
+    if row is None:
+        raise NotFound("no such session")
+    if row.revoked_at is None:
+        row.revoked_at = clock.utcnow_naive()
+        audit.record("session.revoke", actor_id=actor_id, target=f"staff_id:{row.staff_id}")
+    db.session.flush()
+
+
+def revoke_sessions_of(staff_id: int) -> None:
+    db.session.execute(update(UserSession)
+                       .where(UserSession.staff_id == staff_id, UserSession.revoked_at.is_(None))
+                       .values(revoked_at=clock.utcnow_naive()))
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(staff: Staff, *, label: str | None = None, actor_id: int | None) -> str:
+    """Returns the token text; only its hash is stored, so this is the one chance to see it."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    db.session.add(ApiToken(staff_id=staff.id, token_hash=token_hash(token), prefix=token[:10],
+                            label=label, created_at=clock.utcnow_naive()))
+    audit.record("token.create", actor_id=actor_id, target=f"staff:{staff.employee_code}",
+                 prefix=token[:10])
+    db.session.flush()
+    return token
+
+
+def staff_for_token(token: str) -> Staff | None:
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token),
+                                                   ApiToken.revoked_at.is_(None)))
+    if row is None or not row.staff.active:
+        return None
+    return row.staff
+
+
+def revoke_token(token_id: int, *, actor_id: int | None) -> None:
+    row = db.session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound("no such token")
+    if row.revoked_at is None:
+        row.revoked_at = clock.utcnow_naive()
+        audit.record("token.revoke", actor_id=actor_id, target=f"staff_id:{row.staff_id}",
+                     prefix=row.prefix)
+    db.session.flush()
+
+
+def staff_by_code(code: str) -> Staff:
+    staff = db.session.scalar(select(Staff).where(Staff.employee_code == code))
+    if staff is None:
+        raise NotFound(f"no staff member with employee code {code!r}")
+    return staff

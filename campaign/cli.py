@@ -1,0 +1,162 @@
+"""Operator commands: ``flask --app wsgi …`` (SPEC §9)."""
+from __future__ import annotations
+
+import os
+import sys
+from datetime import date
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from .extensions import db
+
+IMPORT_KINDS = ("stores", "staff", "clients", "visits")
+
+
+def init_app(app) -> None:
+    for command in (import_command, demo_command, segments_command, worker_command, serve_command):
+        app.cli.add_command(command)
+    app.cli.add_command(token_group)
+    app.cli.add_command(user_group)
+
+
+@click.command("import")
+@click.argument("kind", type=click.Choice(IMPORT_KINDS))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def import_command(kind, file):
+    """Import a CSV file (runs the import job in the foreground)."""
+    from .imports import services
+    try:
+        summary = services.import_path(kind, file)
+    except services.FileRefused as exc:
+        click.echo(f"refused: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"inserted={summary['inserted']} updated={summary['updated']} "
+               f"unchanged={summary['unchanged']} rejected={summary['rejected']}")
+    for r in summary["rejects"][:20]:
+        click.echo(f"  line {r['line']}, {r['column'] or '-'}: {r['reason']}", err=True)
+    if summary["rejected"] > 20:
+        click.echo(f"  … and {summary['rejected'] - 20} more rejected rows", err=True)
+
+
+@click.command("demo")
+@click.option("--clients", default=3000, show_default=True, help="How many clients to generate.")
+@click.option("--seed", default=7, show_default=True)
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has clients.")
+def demo_command(clients, seed, if_empty):
+    """Load the demo data set (stores, teams, staff, clients, visits) and demo logins."""
+    from . import demo
+    if if_empty and not demo.database_is_empty():
+        click.echo("demo: database already has data; nothing loaded")
+        return
+    report = demo.load(clients=clients, seed=seed, echo=click.echo)
+    click.echo(report)
+
+
+@click.command("segments")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Date (YYYY-MM-DD); default: today in each store's time zone.")
+@click.option("--store", default=None, help="Only this store code.")
+def segments_command(as_of, store):
+    """Print dormant clients by bucket × tier."""
+    from .clients import queries
+    rows = queries.segment_counts(as_of.date() if as_of else None, store_code=store)
+    click.echo(f"{'bucket':<8} {'tier':<9} {'clients':>8}")
+    for r in rows:
+        click.echo(f"{r['bucket']:<8} {r['tier']:<9} {r['clients']:>8}")
+    click.echo(f"{'total':<18} {sum(r['clients'] for r in rows):>8}")
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+def worker_command(burst):
+    """Run an RQ worker on all of the app's queues (needs REDIS_URL)."""
+    from redis import Redis
+    from rq import SimpleWorker
+
+    from .core.jobs import QUEUES
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        raise click.ClickException("the worker needs REDIS_URL; without it jobs run inside the web "
+                                   "process (embedded queue)")
+    conn = Redis.from_url(url)
+    # SimpleWorker runs jobs in this process, inside this app context, so a job
+    # uses the same configuration and connection pool as the CLI gave it.
+    SimpleWorker(list(QUEUES), connection=conn).work(burst=burst, with_scheduler=True)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve_command(host, port, threads):
+    """Run the web app under gunicorn (one process, threads; the embedded queue lives in it)."""
+    from gunicorn.app.base import BaseApplication
+
+    from .core import jobs
+    app = current_app._get_current_object()
+    embedded = not app.config.get("REDIS_URL")
+
+    class _Server(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", 1 if embedded else int(os.environ.get("WEB_CONCURRENCY", 2)))
+            self.cfg.set("threads", threads)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("accesslog", "-")
+
+            def post_worker_init(worker):
+                if embedded:
+                    jobs.requeue_unfinished(app)
+            self.cfg.set("post_worker_init", post_worker_init)
+
+        def load(self):
+            return app
+
+    _Server().run()
+
+
+token_group = AppGroup("token", help="API tokens.")
+
+
+@token_group.command("create")
+@click.argument("employee_code")
+@click.option("--label", default=None)
+def token_create(employee_code, label):
+    """Print a new API token for that person (with that person's roles)."""
+    from .accounts import services
+    from .core.errors import NotFound
+    try:
+        staff = services.staff_by_code(employee_code)
+    except NotFound as exc:
+        raise click.ClickException(exc.message)
+    token = services.create_token(staff, label=label, actor_id=None)
+    db.session.commit()
+    click.echo(token)
+
+
+user_group = AppGroup("user", help="People.")
+
+
+@user_group.command("set-password")
+@click.argument("employee_code")
+@click.option("--password", envvar="WINBACK_PASSWORD", default=None,
+              help="Default: asked for twice (or WINBACK_PASSWORD).")
+def user_set_password(employee_code, password):
+    """Set a person's sign-in password (signs out their browsers)."""
+    from .accounts import services
+    from .core.errors import AppError
+    if password is None:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        staff = services.staff_by_code(employee_code)
+        services.set_password(staff, password, actor_id=None)
+    except AppError as exc:
+        raise click.ClickException(exc.message)
+    db.session.commit()
+    click.echo(f"password set for {staff.employee_code} ({staff.name})")
+
+
+def parse_date(value: str) -> date:
+    return date.fromisoformat(value)

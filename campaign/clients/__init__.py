@@ -1,0 +1,1 @@
+"""Clients, their visits, and who is dormant (SPEC §3)."""

@@ -1,0 +1,71 @@
+"""Settings, parsed once from the environment with strict helpers.
+
+Tests pass their own mapping to ``create_app``; nothing here reads the
+environment at import time.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; raised at start-up, never later."""
+
+
+def _int(env, name, default):
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _normalise_db_url(url: str) -> str:
+    # Accept the common spellings and always use psycopg 3.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def from_env(env=None, instance_path: str | None = None) -> dict:
+    env = os.environ if env is None else env
+    instance = Path(instance_path or Path.cwd() / "instance")
+    production = env.get("WINBACK_ENV", "development") == "production"
+
+    secret = env.get("SECRET_KEY")
+    if not secret:
+        if production:
+            raise ConfigError("SECRET_KEY must be set when WINBACK_ENV=production")
+        # Development: a stable key kept in the instance folder so sessions
+        # survive restarts; never a hard-coded value.
+        instance.mkdir(parents=True, exist_ok=True)
+        key_file = instance / "secret_key"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_hex(32))
+        secret = key_file.read_text().strip()
+
+    db_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'winback.sqlite'}"
+    return {
+        "SECRET_KEY": secret,
+        "SQLALCHEMY_DATABASE_URI": _normalise_db_url(db_url),
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "WINBACK_NOW": env.get("WINBACK_NOW") or None,
+        "WINBACK_ENV": "production" if production else "development",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "MAX_CONTENT_LENGTH": _int(env, "WINBACK_MAX_UPLOAD_MB", 512) * 1024 * 1024,
+        "DB_POOL_SIZE": _int(env, "WINBACK_DB_POOL_SIZE", 5),
+        "DB_MAX_OVERFLOW": _int(env, "WINBACK_DB_MAX_OVERFLOW", 5),
+        # Dormancy rules (SPEC §3); thresholds are settings.
+        "BUCKET_BOUNDS": (30, 60, 90, 120),
+        "NO_SHOW_BAN": _int(env, "WINBACK_NO_SHOW_BAN", 3),
+        "VALUE_CLASS_SHARES": (20, 50),  # cumulative percent: A = top 20 %, B = next 30 %
+        "IMPORT_BATCH_ROWS": _int(env, "WINBACK_IMPORT_BATCH_ROWS", 2000),
+    }

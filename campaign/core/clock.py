@@ -1,0 +1,37 @@
+"""The one clock. ``now()`` is the only reader of the real time.
+
+``WINBACK_NOW`` (ISO 8601) pins it for demos and end-to-end tests. Services
+read it once per request/job and pass ``now`` down; pure rules take it as an
+argument.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+from flask import current_app, has_app_context
+
+
+def parse_pinned(value: str) -> datetime:
+    dt = datetime.fromisoformat(value)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)
+
+
+def now() -> datetime:
+    """Aware UTC datetime: the pinned clock if configured, else the real one."""
+    pinned = current_app.config.get("WINBACK_NOW") if has_app_context() else None
+    if pinned:
+        return parse_pinned(pinned)
+    return datetime.now(timezone.utc)
+
+
+def utcnow_naive() -> datetime:
+    """UTC without tzinfo, the form stored in DateTime columns."""
+    return now().replace(tzinfo=None)
+
+
+def local_today(tz_name: str, at: datetime | None = None) -> date:
+    at = at or now()
+    return at.astimezone(ZoneInfo(tz_name)).date()

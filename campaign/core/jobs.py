@@ -1,0 +1,230 @@
+"""The jobs seam: one code path (RQ) for the embedded default and production.
+
+* With ``REDIS_URL`` jobs go to RQ on that Redis; ``flask --app wsgi worker``
+  runs them (any number of workers on any number of machines).
+* Without it, RQ runs over an in-process fakeredis server with a worker thread
+  started on first use, so the embedded default needs no server yet runs the
+  very same RQ code.
+
+A job is a row in ``jobs`` first. ``start()`` adds the row to the caller's
+transaction; the RQ job is enqueued only after that transaction commits (a
+fast worker can never look for a row that is not there yet), and forgotten if
+it rolls back. Job bodies are registered by kind, take the job id, report
+progress to the row and are idempotent, so an RQ retry is harmless.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import traceback
+
+from flask import current_app, has_app_context
+from sqlalchemy import event, update
+from sqlalchemy.orm import Session
+
+from ..extensions import db
+from . import clock
+from .models import Job
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "winback"
+QUEUES = (QUEUE_NAME,)
+JOB_TIMEOUT_SECONDS = 4 * 3600
+
+# kind -> "module:function". Bodies are looked up by string so that core
+# imports no feature package.
+HANDLERS: dict[str, str] = {
+    "import": "campaign.imports.jobs:run_import",
+    "noop": "campaign.core.jobs:_noop",
+    "fail": "campaign.core.jobs:_fail",
+}
+
+_PENDING_KEY = "winback_pending_jobs"
+
+
+def _noop(job: Job, progress) -> dict:
+    """A job that does nothing; used by tests of the seam itself."""
+    progress(1.0)
+    return {"ok": True, "echo": job.params.get("echo")}
+
+
+def _fail(job: Job, progress) -> dict:
+    raise RuntimeError(job.params.get("message") or "failed on purpose")
+
+
+# ---------------------------------------------------------------- enqueueing
+
+def start(kind: str, *, starter_id: int | None, params: dict | None = None) -> Job:
+    """Create the job row in the current transaction; enqueue after commit."""
+    if kind not in HANDLERS:
+        raise ValueError(f"unknown job kind {kind!r}")
+    job = Job(kind=kind, starter_id=starter_id, params=params or {}, status="queued",
+              progress=0.0, created_at=clock.utcnow_naive())
+    db.session.add(job)
+    db.session.flush()
+    pending = db.session.info.setdefault(_PENDING_KEY, [])
+    pending.append((current_app._get_current_object(), job.id))
+    return job
+
+
+@event.listens_for(Session, "after_commit")
+def _enqueue_after_commit(session):
+    pending = session.info.pop(_PENDING_KEY, None)
+    for app, job_id in pending or ():
+        backend_for(app).enqueue(job_id)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session):
+    session.info.pop(_PENDING_KEY, None)
+
+
+def execute(job_id: str) -> dict | None:
+    """RQ entry point: run one job body, keeping its row up to date."""
+    job = db.session.get(Job, job_id)
+    if job is None:
+        # The row is committed before enqueueing, so this means it was deleted.
+        log.warning("job %s vanished before it ran", job_id)
+        return None
+    if job.status == "finished":
+        return job.result  # idempotent on redelivery
+    job.status, job.started_at, job.error = "started", clock.utcnow_naive(), None
+    db.session.commit()
+    module_name, func_name = HANDLERS[job.kind].split(":")
+    body = getattr(importlib.import_module(module_name), func_name)
+
+    def progress(fraction: float) -> None:
+        """Record progress; commits, so call it at batch boundaries."""
+        db.session.execute(update(Job).where(Job.id == job_id)
+                           .values(progress=max(0.0, min(1.0, float(fraction)))))
+        db.session.commit()
+
+    try:
+        result = body(job, progress)
+    except Exception as exc:
+        db.session.rollback()
+        db.session.execute(update(Job).where(Job.id == job_id).values(
+            status="failed", error=f"{type(exc).__name__}: {exc}",
+            finished_at=clock.utcnow_naive()))
+        db.session.commit()
+        log.error("job %s (%s) failed\n%s", job_id, job.kind, traceback.format_exc())
+        raise
+    db.session.execute(update(Job).where(Job.id == job_id).values(
+        status="finished", progress=1.0, result=result, finished_at=clock.utcnow_naive()))
+    db.session.commit()
+    return result
+
+
+_worker_app = None
+
+
+def run_rq_job(job_id: str):
+    """What RQ calls. Inside ``flask worker`` or the embedded thread an app
+    context exists; under a plain ``rq worker`` one is built from the
+    environment, once per process."""
+    global _worker_app
+    if not has_app_context():
+        if _worker_app is None:
+            from .. import create_app
+            _worker_app = create_app()
+        with _worker_app.app_context():
+            return run_rq_job(job_id)
+    try:
+        return execute(job_id)
+    finally:
+        db.session.remove()
+
+
+# ---------------------------------------------------------------- backends
+
+class _Backend:
+    def __init__(self, app, connection):
+        from rq import Queue
+        self.app = app
+        self.connection = connection
+        self.queue = Queue(QUEUE_NAME, connection=connection)
+
+    def enqueue(self, job_id: str) -> None:
+        from rq import Retry
+        self.queue.enqueue("campaign.core.jobs.run_rq_job", job_id, job_id=job_id,
+                           job_timeout=JOB_TIMEOUT_SECONDS, result_ttl=3600,
+                           failure_ttl=7 * 86400, retry=Retry(max=2, interval=[5, 30]))
+
+
+class RedisBackend(_Backend):
+    name = "redis"
+
+
+class EmbeddedBackend(_Backend):
+    """RQ over an in-process fakeredis, worked by a daemon thread."""
+
+    name = "embedded"
+
+    def __init__(self, app):
+        import fakeredis
+        self.server = fakeredis.FakeServer()
+        super().__init__(app, fakeredis.FakeStrictRedis(server=self.server))
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def enqueue(self, job_id: str) -> None:
+        super().enqueue(job_id)
+        self.ensure_worker()
+
+    def ensure_worker(self) -> None:
+        with self._lock:
+            if self._thread and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(target=self._work, name="winback-embedded-worker",
+                                            daemon=True)
+            self._thread.start()
+
+    def _work(self) -> None:
+        import fakeredis
+        worker = thread_worker_class()([self.queue], connection=fakeredis.FakeStrictRedis(server=self.server))
+        with self.app.app_context():
+            worker.work(burst=False, with_scheduler=True, logging_level="WARNING")
+
+
+def thread_worker_class():
+    """An RQ SimpleWorker that can live in a non-main thread."""
+    from rq import SimpleWorker
+    from rq.timeouts import TimerDeathPenalty
+
+    class ThreadWorker(SimpleWorker):
+        death_penalty_class = TimerDeathPenalty
+
+        def _install_signal_handlers(self):  # signals only work in the main thread
+            pass
+
+    return ThreadWorker
+
+
+def init_app(app) -> None:
+    app.extensions["winback_jobs"] = None  # built on first use (no network at start-up)
+
+
+def backend_for(app) -> _Backend:
+    backend = app.extensions.get("winback_jobs")
+    if backend is None:
+        url = app.config.get("REDIS_URL")
+        if url:
+            from redis import Redis
+            backend = RedisBackend(app, Redis.from_url(url))
+        else:
+            backend = EmbeddedBackend(app)
+        app.extensions["winback_jobs"] = backend
+    return backend
+
+
+def requeue_unfinished(app) -> int:
+    """Embedded mode loses its in-memory queue on restart; put queued jobs back."""
+    with app.app_context():
+        ids = [j for (j,) in db.session.query(Job.id).filter(Job.status.in_(("queued", "started")))]
+        db.session.remove()
+    backend = backend_for(app)
+    for job_id in ids:
+        backend.enqueue(job_id)
+    return len(ids)

@@ -1,0 +1,1 @@
+"""CSV import of stores, staff, clients and visits (SPEC §2.1), and the POS visits API."""

@@ -1,0 +1,147 @@
+"""Sign-in, revocable server-side sessions, CSRF, role checks and API tokens."""
+from campaign.accounts.models import UserSession
+from campaign.extensions import db
+
+from .conftest import TEST_PASSWORD, csrf_from
+
+
+def test_sign_in_and_out(client, make_staff, login_as):
+    manager = make_staff(roles=("manager",))
+    login_as(manager)
+    assert client.get("/account").status_code == 200
+    page = client.get("/account").get_data(as_text=True)
+    resp = client.post("/logout", data={"csrf_token": csrf_from(page)})
+    assert resp.status_code == 302
+    assert client.get("/account").status_code == 302  # back to the sign-in page
+
+
+def test_wrong_password_is_refused_with_a_clear_message(client, make_staff):
+    staff = make_staff()
+    page = client.get("/login").get_data(as_text=True)
+    resp = client.post("/login", data={"login": staff.employee_code, "password": "nope",
+                                       "csrf_token": csrf_from(page)})
+    assert resp.status_code == 401
+    assert "do not match" in resp.get_data(as_text=True)
+
+
+def test_login_without_csrf_token_is_refused(client, make_staff):
+    staff = make_staff()
+    resp = client.post("/login", data={"login": staff.employee_code, "password": TEST_PASSWORD})
+    assert resp.status_code in (200, 400)
+    assert client.get("/account").status_code == 302  # still signed out
+
+
+def test_posting_a_form_without_csrf_is_refused(client, make_staff, login_as):
+    login_as(make_staff())
+    resp = client.post("/logout", data={})
+    assert resp.status_code == 400
+    assert client.get("/account").status_code == 200  # not signed out
+
+
+def test_revoked_session_is_signed_out_at_once(client, make_staff, login_as, app):
+    staff = make_staff()
+    login_as(staff)
+    with app.app_context():
+        for row in db.session.query(UserSession).filter_by(staff_id=staff.id):
+            row.revoked_at = row.created_at
+        db.session.commit()
+    assert client.get("/account").status_code == 302
+
+
+def test_admin_revokes_another_persons_session(app, make_staff):
+    victim, admin = make_staff(), make_staff(roles=("admin",))
+    c1, c2 = app.test_client(), app.test_client()
+    for c, who in ((c1, victim), (c2, admin)):
+        page = c.get("/login").get_data(as_text=True)
+        c.post("/login", data={"login": who.employee_code, "password": TEST_PASSWORD,
+                               "csrf_token": csrf_from(page)})
+    with app.app_context():
+        sid = db.session.query(UserSession.id).filter_by(staff_id=victim.id).scalar()
+    page = c2.get("/admin/users").get_data(as_text=True)
+    assert c2.post(f"/admin/sessions/{sid}/revoke", data={"csrf_token": csrf_from(page)}).status_code == 302
+    assert c1.get("/account").status_code == 302
+
+
+def test_roles_are_checked_on_pages(client, make_staff, login_as):
+    login_as(make_staff(roles=("agent",)))
+    assert client.get("/admin/users").status_code == 403
+    assert client.get("/dormancy").status_code == 403
+    assert client.get("/imports").status_code == 403
+
+
+def test_pos_identity_cannot_sign_in(client, make_staff):
+    pos = make_staff(roles=("pos",))
+    page = client.get("/login").get_data(as_text=True)
+    resp = client.post("/login", data={"login": pos.employee_code, "password": TEST_PASSWORD,
+                                       "csrf_token": csrf_from(page)})
+    assert resp.status_code == 401
+
+
+def test_open_redirect_after_login_is_ignored(client, make_staff):
+    staff = make_staff(roles=("manager",))
+    page = client.get("/login").get_data(as_text=True)
+    resp = client.post("/login?next=//evil.example/x", data={
+        "login": staff.employee_code, "password": TEST_PASSWORD, "csrf_token": csrf_from(page)})
+    assert resp.status_code == 302
+    assert "evil.example" not in resp.headers["Location"]
+
+
+def test_every_view_declares_its_roles(app):
+    """No route may exist without an explicit role decision (roles_required, api_roles or public)."""
+    missing = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        view = app.view_functions[rule.endpoint]
+        if not hasattr(view, "winback_roles"):
+            missing.append(rule.rule)
+    assert missing == []
+
+
+def test_api_needs_a_valid_token(client, make_staff, token_for):
+    assert client.get("/api/v1/jobs/x").status_code == 401
+    assert client.get("/api/v1/jobs/x", headers={"Authorization": "Bearer nope"}).status_code == 401
+    body = client.get("/api/v1/jobs/x").get_json()
+    assert body["error"]["code"] == "unauthorized"
+    headers = token_for(make_staff(roles=("manager",)))
+    assert client.get("/api/v1/jobs/x", headers=headers).status_code == 404
+
+
+def test_revoked_token_is_refused(client, make_staff, app):
+    from campaign.accounts import services
+    staff = make_staff(roles=("manager",))
+    with app.app_context():
+        token = services.create_token(staff, actor_id=None)
+        db.session.commit()
+        from campaign.accounts.models import ApiToken
+        token_id = db.session.query(ApiToken.id).scalar()
+        services.revoke_token(token_id, actor_id=None)
+        db.session.commit()
+    assert client.get("/api/v1/jobs/x", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_token_is_stored_hashed(app, make_staff):
+    from campaign.accounts import services
+    from campaign.accounts.models import ApiToken
+    staff = make_staff()
+    with app.app_context():
+        token = services.create_token(staff, actor_id=None)
+        db.session.commit()
+        row = db.session.query(ApiToken).one()
+        assert token not in (row.token_hash, row.prefix)
+        assert row.token_hash == services.token_hash(token)
+
+
+def test_cli_token_create_and_set_password(runner, make_staff, client):
+    staff = make_staff(password=False)
+    out = runner.invoke(args=["token", "create", staff.employee_code])
+    assert out.exit_code == 0 and out.output.strip().startswith("wb_")
+    assert runner.invoke(args=["token", "create", "NOBODY"]).exit_code != 0
+    out = runner.invoke(args=["user", "set-password", staff.employee_code, "--password", "short"])
+    assert out.exit_code != 0 and "at least 8" in out.output
+    out = runner.invoke(args=["user", "set-password", staff.employee_code, "--password", "a-long-password"])
+    assert out.exit_code == 0, out.output
+    page = client.get("/login").get_data(as_text=True)
+    resp = client.post("/login", data={"login": staff.email, "password": "a-long-password",
+                                       "csrf_token": csrf_from(page)})
+    assert resp.status_code == 302
