@@ -174,7 +174,7 @@ def make_visit(ctx):
         row = Visit(ref=ref or f"V{n:07d}", client_id=client.id, store_id=client.store_id,
                     visited_at=datetime(day.year, day.month, day.day, 10), local_date=day,
                     date_only=False, service=service, amount=amount, status=status,
-                    served_by_id=served_by.id if served_by else None,
+                    served_by=served_by,
                     created_at=datetime(2026, 1, 1), updated_at=datetime(2026, 1, 1))
         db.session.add(row)
         db.session.commit()

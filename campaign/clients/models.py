@@ -5,7 +5,7 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..accounts.models import Staff, Store
+from ..accounts.models import Store
 from ..extensions import db
 
 VISIT_STATUSES = ("completed", "no_show", "cancelled")
@@ -63,9 +63,10 @@ class Visit(db.Model):
     service: Mapped[str | None] = mapped_column(String(200))
     amount: Mapped[int | None] = mapped_column(BigInteger)  # minor units of the store currency
     status: Mapped[str] = mapped_column(String(12), default="completed")
-    served_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    # Employee code of whoever served the visit (often a technician who is not a
+    # Winback user, so it is kept as text and matched to staff when it exists).
+    served_by: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
     client = relationship(Client, lazy="raise")
-    served_by = relationship(Staff, lazy="raise")

@@ -1,8 +1,8 @@
-"""foundation: stores, teams, staff, clients, visits, tokens, sessions, jobs, audit
+"""foundation schema
 
-Revision ID: 38981f84c6e0
+Revision ID: bb11cc3b5d18
 Revises: 
-Create Date: 2026-11-22 21:55:41.438601
+Create Date: 2026-11-22 21:57:43.238607
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '38981f84c6e0'
+revision = 'bb11cc3b5d18'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -168,12 +168,11 @@ def upgrade():
     sa.Column('service', sa.String(length=200), nullable=True),
     sa.Column('amount', sa.BigInteger(), nullable=True),
     sa.Column('status', sa.String(length=12), nullable=False),
-    sa.Column('served_by_id', sa.Integer(), nullable=True),
+    sa.Column('served_by', sa.String(length=40), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.CheckConstraint("status IN ('completed','no_show','cancelled')", name=op.f('ck_visits_status')),
     sa.ForeignKeyConstraint(['client_id'], ['clients.id'], name=op.f('fk_visits_client_id_clients')),
-    sa.ForeignKeyConstraint(['served_by_id'], ['staff.id'], name=op.f('fk_visits_served_by_id_staff')),
     sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_visits_store_id_stores')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_visits')),
     sa.UniqueConstraint('ref', name=op.f('uq_visits_ref'))
