@@ -1,11 +1,102 @@
-from flask import Blueprint, render_template
+"""Manager pages: the dormancy overview, the clients behind each number, the client card."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 
 from ..accounts.auth import roles_required
+from ..core.errors import ValidationError
+from . import queries, rules
 
 bp = Blueprint("clients", __name__)
+
+
+def _filters():
+    """as_of and store from the query string; errors are shown next to the form."""
+    errors = []
+    try:
+        as_of = rules.parse_as_of(request.args.get("as_of"))
+    except ValueError as exc:
+        errors.append(str(exc))
+        as_of = None
+    store_code = (request.args.get("store") or "").strip() or None
+    try:
+        store_ids = queries.store_ids_for(store_code)
+    except ValidationError as exc:
+        errors.append(exc.message)
+        store_code, store_ids = None, None
+    return as_of, store_code, store_ids, errors
+
+
+def _page_arg(name: str) -> int:
+    return max(1, request.args.get(name, 1, type=int) or 1)
+
+
+def _url_args(**changes) -> str:
+    """This page's URL with some query arguments changed (pagers keep the filters)."""
+    args = request.args.to_dict()
+    args.update({k: v for k, v in changes.items()})
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+
+def _view_context(as_of, store_code, errors):
+    return {"url_args": _url_args, "as_of": as_of, "store_code": store_code, "errors": errors,
+            "stores": queries.stores(), "bounds": tuple(current_app.config["BUCKET_BOUNDS"]),
+            "BUCKETS": rules.BUCKETS, "TIERS": rules.TIERS, "TIER_LABELS": rules.TIER_LABELS,
+            "bucket_label": rules.bucket_label, "money_text": rules.money_text}
 
 
 @bp.get("/dormancy")
 @roles_required("manager")
 def dormancy():
-    return render_template("error.html", status=200, message="TODO")
+    as_of, store_code, store_ids, errors = _filters()
+    ov = queries.overview(as_of, store_code)
+    overdue = banned = None
+    if ov.overdue:
+        overdue = queries.segment_clients(as_of, store_ids=store_ids, flag="overdue",
+                                          page=_page_arg("overdue_page"), per_page=queries.PER_PAGE)
+    if ov.banned:
+        banned = queries.segment_clients(as_of, store_ids=store_ids, flag="banned",
+                                         page=_page_arg("banned_page"), per_page=queries.PER_PAGE)
+    return render_template("clients/dormancy.html", ov=ov, overdue=overdue, banned=banned,
+                           **_view_context(as_of, store_code, errors)), 422 if errors else 200
+
+
+@bp.get("/dormancy/clients")
+@roles_required("manager")
+def segment_clients():
+    as_of, store_code, store_ids, errors = _filters()
+    bucket = request.args.get("bucket") or None
+    tier = request.args.get("tier") or None
+    flag = request.args.get("list") or None
+    if bucket not in (None, *rules.BUCKETS):
+        errors.append(f"unknown bucket {bucket!r}")
+        bucket = None
+    if tier not in (None, *rules.TIERS):
+        errors.append(f"unknown tier {tier!r}")
+        tier = None
+    if flag not in (None, *rules.FLAGS):
+        errors.append(f"unknown list {flag!r}")
+        flag = None
+    page = queries.segment_clients(as_of, bucket=bucket, tier=tier, store_ids=store_ids, flag=flag,
+                                   page=_page_arg("page"))
+    bounds = tuple(current_app.config["BUCKET_BOUNDS"])
+    heading = [p for p in ({"overdue": "Overdue", "banned": "Banned"}.get(flag),
+                           bucket and rules.bucket_label(bucket, bounds),
+                           tier and rules.TIER_LABELS[tier]) if p]
+    return render_template("clients/segment_clients.html", page=page, bucket=bucket, tier=tier,
+                           flag=flag, heading=heading,
+                           **_view_context(as_of, store_code, errors)), 422 if errors else 200
+
+
+@bp.get("/clients/<ref>")
+@roles_required("manager")
+def card(ref):
+    as_of, _store_code, _ids, errors = _filters()
+    card = queries.client_card(ref, as_of)
+    if card is None:
+        abort(404, description="No client with that reference.")
+    return render_template("clients/card.html", card=card, errors=errors,
+                           bounds=tuple(current_app.config["BUCKET_BOUNDS"]),
+                           bucket_label=rules.bucket_label, TIER_LABELS=rules.TIER_LABELS,
+                           money_text=rules.money_text,
+                           as_of_arg=as_of), 422 if errors else 200

@@ -1,0 +1,103 @@
+"""The demo data set (SPEC §9 ``demo``, §10 "loads a demo data set on first start").
+
+The data is generated as CSV files by ``scripts/demo_data.py`` and loaded
+through the product's own import, so the demo exercises exactly what a real
+customer's files go through (delimiters, booleans, phone normalisation,
+decimal commas, upserts). Then a fixed set of demo people get the documented
+password ``winback-demo``; nobody else does.
+
+Idempotent: the import is an upsert by ref/code and the generator is
+deterministic for a seed and a day, so a second run on the same day reports
+``inserted=0 updated=0`` for every file and leaves passwords (and so sign-in
+sessions) alone when they already are the demo password. Pin ``WINBACK_NOW``
+to get the same data on any day.
+"""
+from __future__ import annotations
+
+import importlib.util
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+from sqlalchemy import select
+
+from .accounts import services as accounts
+from .accounts.models import ROLES
+from .clients.models import Client
+from .core import clock
+from .extensions import db
+from .imports import services as imports
+
+DEMO_PASSWORD = "winback-demo"
+
+# The generator is a standalone script (standard library only) so benchmarks
+# and people can run it without the app; the app loads it from the checkout.
+_GENERATOR_PATH = Path(__file__).resolve().parent.parent / "scripts" / "demo_data.py"
+_GENERATOR_MODULE = "winback_demo_data"
+
+
+def generator() -> ModuleType:
+    """The ``scripts/demo_data.py`` module (loaded once)."""
+    module = sys.modules.get(_GENERATOR_MODULE)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(_GENERATOR_MODULE, _GENERATOR_PATH)
+        if spec is None or spec.loader is None:
+            raise RuntimeError(f"demo data generator not found at {_GENERATOR_PATH}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[_GENERATOR_MODULE] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+def database_is_empty() -> bool:
+    """True when there are no clients yet (the first start of SPEC §10)."""
+    return db.session.scalar(select(Client.id).limit(1)) is None
+
+
+def load(clients: int = 3000, seed: int = 7, echo: Callable[[str], object] = print) -> str:
+    """Generate the demo CSVs as of today (``clock.now()``), import them in
+    order stores, staff, clients, visits, give the demo people the demo
+    password, commit, and return the report of demo logins.
+
+    A file refused whole (``imports.FileRefused``) is a bug in the generator
+    or the import and is raised, not reported as a row count."""
+    gen = generator()
+    today = clock.now().date()
+    with tempfile.TemporaryDirectory(prefix="winback-demo-") as tmp:
+        paths = gen.write_demo_csvs(tmp, clients=clients, seed=seed, today=today)
+        for kind, path in paths.items():
+            summary = imports.import_path(kind, str(path))
+            db.session.commit()
+            echo(f"{path.name:<12} inserted={summary['inserted']} updated={summary['updated']} "
+                 f"unchanged={summary['unchanged']} rejected={summary['rejected']}")
+            for r in summary["rejects"][:5]:
+                echo(f"  line {r['line']}, {r['column'] or '-'}: {r['reason']}")
+    people = _give_demo_passwords(gen.DEMO_LOGINS)
+    db.session.commit()
+    return _report(people)
+
+
+def _give_demo_passwords(codes) -> list:
+    """Set the demo password on the demo people only. A person who already has
+    it is left alone, since a new password signs out all their browsers."""
+    people = []
+    for code in codes:
+        staff = accounts.staff_by_code(code)
+        if staff.password_hash is None or accounts.authenticate(code, DEMO_PASSWORD) is None:
+            accounts.set_password(staff, DEMO_PASSWORD, actor_id=None)
+        people.append(staff)
+    db.session.flush()
+    return people
+
+
+def _report(people) -> str:
+    lines = [f"Demo logins (password: {DEMO_PASSWORD}; sign in with the e-mail or the "
+             "employee code):"]
+    for staff in people:
+        roles = "+".join(r for r in ROLES if r in staff.roles)
+        where = staff.team.name if staff.team else staff.store.code if staff.store else ""
+        lines.append(f"  {roles:<8} {staff.employee_code:<7} {staff.email or '':<36} "
+                     f"{staff.name} ({where})")
+    return "\n".join(lines)
