@@ -442,6 +442,9 @@ def test_sql_matches_the_pure_rules_on_random_data(make_store, make_client, make
                db.session.execute(queries.client_segments(as_of)).mappings()}
         want = _expected(plain_clients, plain_visits, currency, as_of)
         assert got == want, as_of
+        assert all(type(r[k]) is int for r in got.values()
+                   for k in ("completed_visits", "lifetime_spend", "no_shows")), "integers, never Decimal"
+        assert all(type(r[k]) is bool for r in got.values() for k in ("banned", "overdue"))
         for r in want.values():
             for key in ("bucket", "tier", "value_class", "banned", "overdue"):
                 seen[key].add(r[key])

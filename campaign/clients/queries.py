@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import Date, Integer, String, and_, case, func, literal, null, select
+from sqlalchemy import BigInteger, Date, Integer, String, and_, case, cast, func, literal, null, select
 from sqlalchemy.sql import Select
 
 from ..accounts.models import Staff, Store
@@ -114,7 +114,9 @@ def client_segments(as_of: date | None, *, store_ids=None, client_ids=None) -> S
         Visit.client_id.label("client_id"),
         func.max(case((completed, Visit.local_date), else_=None)).label("last_visit_date"),
         func.sum(case((completed, 1), else_=0)).label("completed_visits"),
-        func.sum(case((completed, func.coalesce(Visit.amount, 0)), else_=0)).label("lifetime_spend"),
+        # PostgreSQL sums bigint as numeric; the contract is integer minor units.
+        cast(func.sum(case((completed, func.coalesce(Visit.amount, 0)), else_=0)), BigInteger)
+        .label("lifetime_spend"),
         func.sum(case((Visit.status == "no_show", 1), else_=0)).label("no_shows"),
     )
     if when.needs_client:
@@ -265,7 +267,7 @@ def segment_table(as_of: date | None, *, store_ids=None) -> Select:
     seg = client_segments(as_of, store_ids=store_ids).subquery()
     return (select(seg.c.store_id, seg.c.bucket, seg.c.tier,
                    func.count().label("clients"),
-                   func.sum(seg.c.lifetime_spend).label("spend"),
+                   cast(func.sum(seg.c.lifetime_spend), BigInteger).label("spend"),
                    func.sum(case((seg.c.overdue, 1), else_=0)).label("overdue"),
                    func.sum(case((seg.c.banned, 1), else_=0)).label("banned"))
             .group_by(seg.c.store_id, seg.c.bucket, seg.c.tier))
