@@ -1,0 +1,118 @@
+"""End to end in a real browser (Playwright driving the system Chromium).
+
+The journey of issue 2's "done when": on the embedded default with demo data,
+a manager signs in, uploads a CSV with some bad rows, watches the progress bar,
+downloads the rejects and sees the dormancy table.
+
+The server is started the way the README's run command starts it
+(``flask --app wsgi serve``), on its own SQLite file and embedded queue.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason="Chromium is not installed (.ci/run installs it with apt-get)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("live")
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(DATABASE_URL=f"sqlite:///{folder / 'live.sqlite'}", SECRET_KEY="browser-test")
+    flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+    subprocess.run(flask + ["db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(flask + ["demo", "--clients", "300"], cwd=ROOT, env=env, check=True, capture_output=True)
+    port = _free_port()
+    log = (folder / "server.log").open("w")
+    proc = subprocess.Popen(flask + ["serve", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(base + "/login", timeout=1)
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise AssertionError("server did not start:\n" + (folder / "server.log").read_text())
+            time.sleep(0.2)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+BAD_CLIENTS = (
+    "client_ref,first_name,last_name,phone,email,language,store_code,consent_call,consent_sms,"
+    "consent_email,consent_post,do_not_contact,notes\n"
+    "E2E-1,Ewa,Kowalska,501 234 567,ewa@example.test,pl,WAW-MOKOTOW,1,1,0,0,0,\n"
+    "E2E-2,Jan,Nowak,+48 601 234 567,,pl,NO-SUCH-STORE,1,0,0,0,0,\n"
+    ",Anna,Wiśniewska,602 345 678,,pl,WAW-MOKOTOW,1,0,0,0,0,\n"
+    "E2E-4,<script>alert(1)</script>,Test,n/a,,en,WAW-MOKOTOW,maybe,0,0,0,0,\n"
+)
+
+
+def test_manager_imports_a_file_with_bad_rows_and_reads_dormancy(live_server, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1366, "height": 768}, accept_downloads=True)
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    page.goto(live_server + "/")
+    page.fill("#login", "M-PL01")
+    page.fill("#password", "winback-demo")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/dormancy**")
+
+    # The dormancy table has the demo's clients in it.
+    assert page.locator("table").first.is_visible()
+    assert "d3plus" in page.content() or "120" in page.content()
+
+    page.goto(live_server + "/imports")
+    csv_file = tmp_path / "clients_with_errors.csv"
+    csv_file.write_text(BAD_CLIENTS, encoding="utf-8")
+    page.set_input_files("input[type=file]", str(csv_file))
+    page.locator("form button[type=submit]").first.click()
+
+    # The progress page polls until the job is finished, then shows the counts.
+    page.wait_for_selector("[data-state=finished]", timeout=60_000)
+    text = page.inner_text("main")
+    assert "rejected" in text.lower()
+    assert page.locator(".progress").count() == 1
+
+    with page.expect_download() as dl:
+        page.get_by_text("rejects", exact=False).filter(has=page.locator("xpath=self::a")).first.click()
+    rejects = Path(dl.value.path()).read_text(encoding="utf-8-sig")
+    assert "NO-SUCH-STORE" in rejects
+    assert "line" in rejects.splitlines()[0].lower()
+    assert dialogs == []  # no alert() ran: hostile text stayed text
+    page.screenshot(path=str(tmp_path / "import-finished.png"))
