@@ -7,7 +7,7 @@ from datetime import date
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from .extensions import db
 
@@ -22,6 +22,7 @@ def init_app(app) -> None:
 
 
 @click.command("import")
+@with_appcontext
 @click.argument("kind", type=click.Choice(IMPORT_KINDS))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 def import_command(kind, file):
@@ -41,6 +42,7 @@ def import_command(kind, file):
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--clients", default=3000, show_default=True, help="How many clients to generate.")
 @click.option("--seed", default=7, show_default=True)
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has clients.")
@@ -55,6 +57,7 @@ def demo_command(clients, seed, if_empty):
 
 
 @click.command("segments")
+@with_appcontext
 @click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="Date (YYYY-MM-DD); default: today in each store's time zone.")
 @click.option("--store", default=None, help="Only this store code.")
@@ -69,6 +72,7 @@ def segments_command(as_of, store):
 
 
 @click.command("worker")
+@with_appcontext
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 def worker_command(burst):
     """Run an RQ worker on all of the app's queues (needs REDIS_URL)."""
@@ -87,6 +91,7 @@ def worker_command(burst):
 
 
 @click.command("serve")
+@with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)

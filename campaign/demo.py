@@ -9,8 +9,10 @@ password ``winback-demo``; nobody else does.
 Idempotent: the import is an upsert by ref/code and the generator is
 deterministic for a seed and a day, so a second run on the same day reports
 ``inserted=0 updated=0`` for every file and leaves passwords (and so sign-in
-sessions) alone when they already are the demo password. Pin ``WINBACK_NOW``
-to get the same data on any day.
+sessions) alone when they already are the demo password. The visit dates
+follow the day of the load, so on a later day the visits are reported as
+updated (the history moves forward); pin ``WINBACK_NOW`` to get the same data
+on any day.
 """
 from __future__ import annotations
 
@@ -101,3 +103,10 @@ def _report(people) -> str:
         lines.append(f"  {roles:<8} {staff.employee_code:<7} {staff.email or '':<36} "
                      f"{staff.name} ({where})")
     return "\n".join(lines)
+
+
+def login_help() -> str:
+    """The line the run command prints: demo sign-ins, without touching the database."""
+    codes = ", ".join(generator().DEMO_LOGINS)
+    return (f"Sign in with an employee code and the password {DEMO_PASSWORD}: "
+            f"manager M-PL01, agent A-PL01, payroll P-PL01, admin ADM-01 (all demo logins: {codes})")

@@ -23,7 +23,8 @@ Guarantees:
   for libphonenumber (the import normalises them); they are random numbers in
   real mobile ranges, so a demo must not be connected to a real SMS gateway.
 
-Standard library only: no Flask, no database.
+Standard library only: no Flask, no database. Most of this file is data
+(stores, people, names, menus, phone ranges); the generator is its last part.
 """
 from __future__ import annotations
 

@@ -14,6 +14,11 @@ from pathlib import Path
 
 import phonenumbers
 import pytest
+from sqlalchemy import func, select
+
+from campaign.accounts.models import Staff, Store
+from campaign.clients.models import Client, Visit
+from campaign.extensions import db
 
 from .conftest import csrf_from
 
@@ -314,42 +319,35 @@ def _import_summaries(output: str) -> dict[str, str]:
 
 
 @needs_import_engine
-@pytest.mark.slow
-def test_demo_command_loads_everything_through_the_import(app, runner, client, pin_clock, gen,
+def test_demo_command_loads_everything_through_the_import(ctx, runner, client, pin_clock, gen,
                                                          tmp_path):
-    from sqlalchemy import func, select
-
-    from campaign.accounts.models import Staff, Store
-    from campaign.clients.models import Client, Visit
     from campaign.demo import DEMO_PASSWORD, database_is_empty
-    from campaign.extensions import db
 
     pin_clock(PINNED_NOW)
-    with app.app_context():
-        assert database_is_empty()
+    assert database_is_empty()
     expected = gen.write_demo_csvs(tmp_path, clients=300, seed=7, today=TODAY)
     counts = {kind: len(_rows(path)) for kind, path in expected.items()}
 
     result = runner.invoke(args=["demo", "--clients", "300"])
     assert result.exit_code == 0, result.output
-    summaries = _import_summaries(result.output)
-    assert summaries == {kind: f"inserted={n} updated=0 unchanged=0 rejected=0"
-                         for kind, n in counts.items()}, result.output
+    assert _import_summaries(result.output) == {
+        kind: f"inserted={n} updated=0 unchanged=0 rejected=0" for kind, n in counts.items()
+    }, result.output
     assert "winback-demo" in result.output and "mgr.warsaw@winback.example" in result.output
 
-    with app.app_context():
-        assert not database_is_empty()
-        def count(model):
-            return db.session.scalar(select(func.count()).select_from(model))
-        assert count(Store) == counts["stores"]
-        assert count(Staff) == counts["staff"]
-        assert count(Client) == counts["clients"]
-        assert count(Visit) == counts["visits"]
-        not_callable = db.session.scalar(select(func.count()).where(~Client.phone_callable))
-        assert 0 < not_callable <= 0.03 * 300  # junk phones kept, not callable
-        with_password = set(db.session.scalars(
-            select(Staff.employee_code).where(Staff.password_hash.is_not(None))))
-        assert with_password == set(gen.DEMO_LOGINS)
+    def count(model) -> int:
+        return db.session.scalar(select(func.count()).select_from(model))
+
+    assert not database_is_empty()
+    assert count(Store) == counts["stores"]
+    assert count(Staff) == counts["staff"]
+    assert count(Client) == counts["clients"]
+    assert count(Visit) == counts["visits"]
+    not_callable = db.session.scalar(select(func.count()).where(~Client.phone_callable))
+    assert 0 < not_callable <= 0.03 * 300  # junk phones are kept, not callable, not rejected
+    with_password = set(db.session.scalars(
+        select(Staff.employee_code).where(Staff.password_hash.is_not(None))))
+    assert with_password == set(gen.DEMO_LOGINS)
 
     page = client.get("/login").get_data(as_text=True)
     resp = client.post("/login", data={"login": "mgr.warsaw@winback.example",
@@ -360,7 +358,7 @@ def test_demo_command_loads_everything_through_the_import(app, runner, client, p
     assert again.exit_code == 0, again.output
     assert _import_summaries(again.output) == {
         kind: f"inserted=0 updated=0 unchanged={n} rejected=0" for kind, n in counts.items()}
-    # The demo password was already set: the manager stays signed in.
+    # The demo password was already set, so it was not set again: still signed in.
     assert client.get("/account").status_code == 200
 
     skipped = runner.invoke(args=["demo", "--if-empty"])
@@ -368,24 +366,43 @@ def test_demo_command_loads_everything_through_the_import(app, runner, client, p
 
 
 @needs_import_engine
-def test_sample_files_give_the_results_their_readme_promises(app, runner, pin_clock):
+def test_sample_files_give_the_results_their_readme_promises(ctx, runner, pin_clock):
     from campaign.imports import services
 
     pin_clock(PINNED_NOW)
-    assert runner.invoke(args=["demo", "--clients", "60"]).exit_code == 0
-    with app.app_context():
-        first = services.import_path("clients", str(SAMPLES / "clients_with_errors.csv"))
-        db.session.commit()
-        second = services.import_path("clients", str(SAMPLES / "clients_semicolon_bom.csv"))
-        db.session.commit()
-        visits = services.import_path("visits", str(SAMPLES / "visits_decimal_comma.csv"))
-        db.session.commit()
-    assert (first["inserted"], first["updated"], first["rejected"]) == (12, 0, 3)
-    assert sorted(r["line"] for r in first["rejects"]) == [7, 8, 9]
-    assert [r["column"] for r in sorted(first["rejects"], key=lambda r: r["line"])] == [
-        "store_code", "client_ref", "consent_call"]
+    result = runner.invoke(args=["demo", "--clients", "60"])
+    assert result.exit_code == 0, result.output
+    first = services.import_path("clients", str(SAMPLES / "clients_with_errors.csv"))
+    second = services.import_path("clients", str(SAMPLES / "clients_semicolon_bom.csv"))
+    visits = services.import_path("visits", str(SAMPLES / "visits_decimal_comma.csv"))
+
+    def lines(summary):
+        return sorted((r["line"], r["column"]) for r in summary["rejects"])
+
+    assert (first["inserted"], first["updated"], first["unchanged"], first["rejected"]) == (
+        12, 0, 0, 3)
+    assert lines(first) == [(7, "store_code"), (8, "client_ref"), (9, "consent_call")]
     assert (second["inserted"], second["updated"], second["unchanged"], second["rejected"]) == (
         0, 0, 12, 3)
-    assert sorted(r["line"] for r in second["rejects"]) == [7, 8, 9]
-    assert (visits["inserted"], visits["rejected"]) == (7, 1)
-    assert [(r["line"], r["column"]) for r in visits["rejects"]] == [(7, "client_ref")]
+    assert lines(second) == lines(first)
+    assert (visits["inserted"], visits["updated"], visits["rejected"]) == (7, 0, 1)
+    assert lines(visits) == [(7, "client_ref")]
+
+    clients = {c.ref: c for c in db.session.scalars(
+        select(Client).where(Client.ref.like("SMP-%")))}
+    assert clients["SMP-C001"].phone == "+48512345678" and clients["SMP-C001"].phone_callable
+    assert clients["SMP-C003"].phone == "+79162345678"
+    assert not clients["SMP-C004"].consent_email  # empty = unknown = no
+    assert clients["SMP-C009"].first_name == "<script>alert(1)</script>"  # stored as text
+    assert clients["SMP-C010"].notes == '=HYPERLINK("http://x")'
+    assert clients["SMP-C011"].phone == "n/a" and not clients["SMP-C011"].phone_callable
+    assert clients["SMP-C012"].phone == "+79263456789" and clients["SMP-C012"].phone_callable
+    assert clients["SMP-C013"].phone == "+818034567890"
+    assert clients["SMP-C015"].phone == "+819034567890" and clients["SMP-C015"].do_not_contact
+    amounts = dict(db.session.execute(
+        select(Visit.ref, Visit.amount).where(Visit.ref.like("SMP-V%"))).all())
+    assert amounts == {"SMP-V001": 14900, "SMP-V002": 17910, "SMP-V003": 17900,
+                       "SMP-V004": 11950, "SMP-V005": 250000, "SMP-V007": 4250,
+                       "SMP-V008": 22900}
+    v002 = db.session.scalar(select(Visit).where(Visit.ref == "SMP-V002"))
+    assert v002.status == "completed" and v002.date_only
