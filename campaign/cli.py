@@ -64,7 +64,11 @@ def demo_command(clients, seed, if_empty):
 def segments_command(as_of, store):
     """Print dormant clients by bucket × tier."""
     from .clients import queries
-    rows = queries.segment_counts(as_of.date() if as_of else None, store_code=store)
+    from .core.errors import AppError
+    try:
+        rows = queries.segment_counts(as_of.date() if as_of else None, store_code=store)
+    except AppError as exc:
+        raise click.ClickException(exc.message)
     click.echo(f"{'bucket':<8} {'tier':<9} {'clients':>8}")
     for r in rows:
         click.echo(f"{r['bucket']:<8} {r['tier']:<9} {r['clients']:>8}")

@@ -291,6 +291,13 @@ def test_overview_and_lists(make_store, make_client, make_visit):
     assert [r["client_id"] for r in queries.segment_clients(AS_OF, flag="banned").items] == [banned.id]
     assert [r["client_id"] for r in queries.segment_clients(AS_OF, flag="overdue").items] == [overdue.id]
     assert queries.overview(AS_OF, "J").total.clients == 1
+    # The page's one-statement variant gives the same numbers and lists.
+    page_ov, od, bn = queries.dormancy_page(AS_OF)
+    assert page_ov == ov
+    assert od.items == queries.segment_clients(AS_OF, flag="overdue").items and od.total == 1
+    assert bn.items == queries.segment_clients(AS_OF, flag="banned").items and bn.total == 1
+    j_ov, od, bn = queries.dormancy_page(AS_OF, store_ids=[jpy.id])
+    assert (j_ov.total.clients, od.items, bn.items, [s.code for s in j_ov.stores]) == (1, [], [], ["J"])
 
 
 def test_lists_are_paginated(make_store, make_client, make_visit):
@@ -346,6 +353,7 @@ def test_statement_count_does_not_grow_with_clients(make_store, make_client, mak
         "client_segments": lambda: db.session.execute(queries.client_segments(as_of)).all(),
         "overview": lambda: queries.overview(as_of),
         "segment_clients": lambda: queries.segment_clients(as_of, bucket="active"),
+        "dormancy_page": lambda: queries.dormancy_page(as_of, overdue_page=2),
     }
     _load(make_store, make_client, make_visit, 5)
     small = {name: _statements(fn) for name, fn in calls.items()}
@@ -355,6 +363,7 @@ def test_statement_count_does_not_grow_with_clients(make_store, make_client, mak
     assert small == large
     assert large["client_segments"] == (1 if as_of else 2)  # + one read of the stores' time zones
     assert large["segment_counts"] == (1 if as_of else 2)
+    assert large["dormancy_page"] == (2 if as_of else 3)  # stores + one UNION ALL statement
 
 
 # ------------------------------------------------------------------ CLI
@@ -376,17 +385,19 @@ def test_cli_segments_prints_the_table(runner, make_client, make_visit):
 # ------------------------------------------------------------------ oracle
 
 def _expected(clients, visits, stores, as_of, bounds=(30, 60, 90, 120), ban_at=3, shares=(20, 50)):
-    """The SPEC §3 rules one client at a time, from the pure module."""
+    """The SPEC §3 rules one client at a time, from the pure module.
+
+    ``as_of``: a date, or {store_id: date} for each store's own today."""
     by_client = defaultdict(list)
     for v in visits:
-        if v["local_date"] <= as_of:
-            by_client[v["client_id"]].append(v)
+        by_client[v["client_id"]].append(v)
     out, spend_by_currency = {}, defaultdict(dict)
     for c in clients:
-        vs = by_client[c["id"]]
+        client_as_of = as_of[c["store_id"]] if isinstance(as_of, dict) else as_of
+        vs = [v for v in by_client[c["id"]] if v["local_date"] <= client_as_of]
         done = [v for v in vs if v["status"] == "completed"]
         last = max((v["local_date"] for v in done), default=None)
-        days = (as_of - last).days if last else None
+        days = (client_as_of - last).days if last else None
         bucket = rules.bucket_for(days, bounds)
         no_shows = [v for v in vs if v["status"] == "no_show"]
         counted = [v for v in no_shows if c["ban_lifted_at"] is None or v["visited_at"] > c["ban_lifted_at"]]
@@ -407,7 +418,7 @@ def _expected(clients, visits, stores, as_of, bounds=(30, 60, 90, 120), ban_at=3
     return out
 
 
-def test_sql_matches_the_pure_rules_on_random_data(make_store, make_client, make_visit):
+def test_sql_matches_the_pure_rules_on_random_data(make_store, make_client, make_visit, pin_clock):
     rnd = random.Random(20260301)
     stores = [make_store(currency="PLN"), make_store(currency="PLN"),
               make_store(currency="JPY", timezone="Asia/Tokyo")]
@@ -448,6 +459,11 @@ def test_sql_matches_the_pure_rules_on_random_data(make_store, make_client, make
         for r in want.values():
             for key in ("bucket", "tier", "value_class", "banned", "overdue"):
                 seen[key].add(r[key])
+    # Each store's own today: Tokyo is already on 2 March, Warsaw still on 1 March.
+    pin_clock("2026-03-01T20:00:00+00:00")
+    todays = {s.id: date(2026, 3, 2) if s.currency == "JPY" else AS_OF for s in stores}
+    got = {r["client_id"]: dict(r) for r in db.session.execute(queries.client_segments(None)).mappings()}
+    assert got == _expected(plain_clients, plain_visits, currency, todays)
     # The random data exercises every value of every column.
     assert seen["bucket"] == set(rules.BUCKETS) and seen["tier"] == set(rules.TIERS)
     assert seen["value_class"] == {"A", "B", "C", None}

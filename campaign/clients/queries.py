@@ -40,14 +40,20 @@ def store_local_dates() -> dict[int, date]:
 
 class _AsOf:
     """The as-of date of a client's row as SQL: one literal, or a CASE on the
-    client's store when each store uses its own local today."""
+    client's store when the stores' local todays differ (stores are few)."""
 
     def __init__(self, as_of: date | None):
-        self.fixed = as_of
-        self.by_store = None if as_of is not None else store_local_dates()
-        if self.by_store is not None:
-            # A store created after the lookup falls back to the UTC date.
-            self.fallback = clock.now().date()
+        self.fixed, self.by_store = as_of, None
+        if as_of is None:
+            by_store = store_local_dates()
+            dates = set(by_store.values())
+            if len(dates) > 1:
+                self.by_store = by_store
+                # A store created after the lookup gets the latest date.
+                self.fallback = max(dates)
+            else:
+                # Every store is on the same date (or there is none): no CASE, no join.
+                self.fixed = dates.pop() if dates else clock.now().date()
 
     @property
     def needs_client(self) -> bool:
@@ -56,19 +62,14 @@ class _AsOf:
     def date_for(self, store_id_col):
         if self.fixed is not None:
             return literal(self.fixed, Date)
-        if not self.by_store:
-            return literal(self.fallback, Date)
         return case({sid: literal(d, Date) for sid, d in self.by_store.items()},
                     value=store_id_col, else_=literal(self.fallback, Date))
 
     def day_for(self, store_id_col):
         if self.fixed is not None:
             return literal((self.fixed - EPOCH).days, Integer)
-        days = {sid: literal((d - EPOCH).days, Integer) for sid, d in (self.by_store or {}).items()}
-        fallback = literal((self.fallback - EPOCH).days, Integer)
-        if not days:
-            return fallback
-        return case(days, value=store_id_col, else_=fallback)
+        return case({sid: literal((d - EPOCH).days, Integer) for sid, d in self.by_store.items()},
+                    value=store_id_col, else_=literal((self.fallback - EPOCH).days, Integer))
 
 
 # ------------------------------------------------------------------ the segments
@@ -81,8 +82,9 @@ def client_segments(as_of: date | None, *, store_ids=None, client_ids=None) -> S
     Guarantees (SPEC §3):
 
     * ``as_of`` is a date for every client, or None for "today in the client's
-      store time zone" (each store's local date, read once from the clock).
-      Only visits with ``local_date <= as_of`` count.
+      store time zone" (each store's local date from the one clock; building
+      the Select then reads the stores' time zones once). Only visits with
+      ``local_date <= as_of`` count.
     * last visit = latest ``completed`` visit; ``days_since`` is whole days;
       ``bucket`` from ``BUCKET_BOUNDS`` (``never`` without a completed visit);
       ``tier`` regular ≥ 2, one_time = 1, never = 0 completed visits.
@@ -109,7 +111,7 @@ def client_segments(as_of: date | None, *, store_ids=None, client_ids=None) -> S
     when = _AsOf(as_of)
     completed = Visit.status == "completed"
 
-    # 1. Per-client totals of the visits up to as_of: one pass, a hash aggregate.
+    # 1. Per-client totals of the visits up to as_of: one pass over visits.
     agg_q = select(
         Visit.client_id.label("client_id"),
         func.max(case((completed, Visit.local_date), else_=None)).label("last_visit_date"),
@@ -153,11 +155,12 @@ def client_segments(as_of: date | None, *, store_ids=None, client_ids=None) -> S
                (days_d - func.lag(days_d).over(partition_by=Visit.client_id,
                                                order_by=Visit.local_date)).label("gap"))
         .join(agg, agg.c.client_id == Visit.client_id)
-        .join(Client, Client.id == Visit.client_id)
         .where(completed, Visit.local_date <= when.date_for(Client.store_id),
                agg.c.completed_visits >= 3,
                as_of_day_c - day_number(agg.c.last_visit_date) < bounds[0])
     )
+    if when.needs_client or store_ids is not None:
+        candidates_q = candidates_q.join(Client, Client.id == Visit.client_id)
     gaps = narrow(candidates_q, Visit.client_id).subquery("seg_gaps")
     ranked = (
         select(gaps.c.client_id, gaps.c.gap,
@@ -261,16 +264,20 @@ def segment_counts(as_of: date | None, store_code: str | None = None) -> list[di
     return sorted(out, key=lambda r: rules.order_key(r["bucket"], r["tier"]))
 
 
-def segment_table(as_of: date | None, *, store_ids=None) -> Select:
-    """store_id × bucket × tier: clients, lifetime spend at stake (minor units of
-    the store currency), and how many of them are overdue or banned."""
-    seg = client_segments(as_of, store_ids=store_ids).subquery()
+def _cells(seg) -> Select:
+    """store_id × bucket × tier over ``seg``: clients, lifetime spend at stake
+    (minor units of the store currency), how many are overdue or banned."""
     return (select(seg.c.store_id, seg.c.bucket, seg.c.tier,
                    func.count().label("clients"),
                    cast(func.sum(seg.c.lifetime_spend), BigInteger).label("spend"),
-                   func.sum(case((seg.c.overdue, 1), else_=0)).label("overdue"),
-                   func.sum(case((seg.c.banned, 1), else_=0)).label("banned"))
+                   func.sum(case((seg.c.overdue, 1), else_=0)).label("overdue_n"),
+                   func.sum(case((seg.c.banned, 1), else_=0)).label("banned_n"))
             .group_by(seg.c.store_id, seg.c.bucket, seg.c.tier))
+
+
+def segment_table(as_of: date | None, *, store_ids=None) -> Select:
+    """The per-store table of the overview (see ``_cells``) as a Select."""
+    return _cells(client_segments(as_of, store_ids=store_ids).subquery("seg"))
 
 
 def stores() -> dict[int, dict]:
@@ -281,26 +288,29 @@ def stores() -> dict[int, dict]:
             for r in rows}
 
 
+def _cell_dicts(rows) -> list[dict]:
+    return [{"store_id": r["store_id"], "bucket": r["bucket"], "tier": r["tier"], "clients": r["clients"],
+             "spend": r["spend"], "overdue": r["overdue_n"], "banned": r["banned_n"]} for r in rows]
+
+
 def overview(as_of: date | None, store_code: str | None = None) -> rules.Overview:
     """The dormancy overview: bucket × tier totals (spend per currency), per
-    store, overdue and banned counts. Three statements whatever the data size."""
+    store, overdue and banned counts."""
     ids = store_ids_for(store_code)
     shown = {sid: s for sid, s in stores().items() if ids is None or sid in ids}
     rows = db.session.execute(segment_table(as_of, store_ids=ids)).mappings().all()
-    return rules.rollup(rows, shown)
+    return rules.rollup(_cell_dicts(rows), shown)
 
 
 # ------------------------------------------------------------------ lists
 
-def segment_clients(as_of: date | None, *, bucket: str | None = None, tier: str | None = None,
-                    store_ids=None, flag: str | None = None, page: int = 1,
-                    per_page: int = PER_PAGE) -> rules.Page:
-    """The clients behind a number of the overview, one page at a time.
+def _list_rows(seg, *, bucket=None, tier=None, flag=None) -> Select:
+    """Clients of ``seg`` with their display columns, ``total`` (count over the
+    list) and ``pos`` (1-based place in the list order).
 
-    Filters: ``bucket``, ``tier``, ``store_ids``, and ``flag`` (``overdue`` or
-    ``banned``). Order: banned by no-shows desc first; then value class (A, B,
-    C, none: classes compare across currencies), lifetime spend desc, client ref. Items and the total come from one
-    statement (``count(*) OVER ()``).
+    Order: banned lists by no-shows desc first; then value class (A, B, C,
+    none — classes compare across currencies, raw amounts do not), lifetime
+    spend desc, client ref.
     """
     if bucket is not None and bucket not in rules.BUCKETS:
         raise ValidationError(f"unknown bucket {bucket!r}")
@@ -308,31 +318,81 @@ def segment_clients(as_of: date | None, *, bucket: str | None = None, tier: str 
         raise ValidationError(f"unknown tier {tier!r}")
     if flag is not None and flag not in rules.FLAGS:
         raise ValidationError(f"unknown list {flag!r}")
-    page = max(1, int(page))
-    seg = client_segments(as_of, store_ids=store_ids).subquery("seg")
-    q = (select(Client.ref, Client.first_name, Client.last_name, Client.phone, Client.language,
+    order = ((seg.c.no_shows.desc(),) if flag == "banned" else ()) + (
+        case((seg.c.value_class.is_(None), 1), else_=0), seg.c.value_class,
+        seg.c.lifetime_spend.desc(), Client.ref)
+    q = (select(Client.ref, Client.first_name, Client.last_name, Client.language,
                 Store.code.label("store_code"), Store.currency, *seg.c,
-                func.count().over().label("total"))
+                func.count().over().label("total"),
+                func.row_number(type_=Integer).over(order_by=order).label("pos"))
          .join(seg, seg.c.client_id == Client.id)
          .join(Store, Store.id == Client.store_id))
     if bucket:
         q = q.where(seg.c.bucket == bucket)
     if tier:
         q = q.where(seg.c.tier == tier)
-    if flag == "overdue":
-        q = q.where(seg.c.overdue)
-    elif flag == "banned":
-        q = q.where(seg.c.banned)
-    # Classes are comparable across currencies, raw amounts are not: class first.
-    class_first = (case((seg.c.value_class.is_(None), 1), else_=0), seg.c.value_class)
-    order = ((seg.c.no_shows.desc(),) if flag == "banned" else ()) + class_first + (
-        seg.c.lifetime_spend.desc(), Client.ref)
-    rows = db.session.execute(q.order_by(*order).limit(per_page).offset((page - 1) * per_page)).mappings().all()
-    total = int(rows[0]["total"]) if rows else 0
-    if not rows and page > 1:
+    if flag:
+        q = q.where(seg.c.overdue if flag == "overdue" else seg.c.banned)
+    return q
+
+
+def _window(rows: Select, page: int, per_page: int) -> Select:
+    listed = rows.subquery("listed")
+    first = (page - 1) * per_page + 1
+    return select(listed).where(listed.c.pos.between(first, first + per_page - 1))
+
+
+def segment_clients(as_of: date | None, *, bucket: str | None = None, tier: str | None = None,
+                    store_ids=None, flag: str | None = None, page: int = 1,
+                    per_page: int = PER_PAGE) -> rules.Page:
+    """The clients behind a number of the overview, one page at a time.
+
+    Filters: ``bucket``, ``tier``, ``store_ids``, and ``flag`` (``overdue`` or
+    ``banned``); the order is ``_list_rows``'s. Items and the total come from
+    one statement (``count(*) OVER ()``). ValidationError for an unknown value.
+    """
+    page = max(1, int(page))
+    rows = _list_rows(client_segments(as_of, store_ids=store_ids).subquery("seg"),
+                      bucket=bucket, tier=tier, flag=flag)
+    items = db.session.execute(_window(rows, page, per_page).order_by("pos")).mappings().all()
+    total = int(items[0]["total"]) if items else 0
+    if not items and page > 1:
         # Past the end (rare): count, so the pager can lead back.
-        total = db.session.scalar(select(func.count()).select_from(q.subquery()))
-    return rules.Page([dict(r) for r in rows], page, per_page, total)
+        total = db.session.scalar(select(func.count()).select_from(rows.subquery()))
+    return rules.Page([dict(r) for r in items], page, per_page, total)
+
+
+def dormancy_page(as_of: date | None, *, store_ids=None, overdue_page: int = 1,
+                  banned_page: int = 1, per_page: int = PER_PAGE):
+    """The overview plus one page of the overdue and of the banned list.
+
+    The segments are computed once: the cells and both list pages are one
+    ``UNION ALL`` over a single CTE (plus one read of the stores, and one more
+    for the stores' time zones when ``as_of`` is None). Returns
+    (Overview, overdue Page, banned Page).
+    """
+    shown = {sid: s for sid, s in stores().items() if store_ids is None or sid in store_ids}
+    seg = client_segments(as_of, store_ids=store_ids).cte("seg")
+    cells = _cells(seg).subquery("cells")
+    lists = {flag: _window(_list_rows(seg, flag=flag), page, per_page).subquery(f"list_{flag}")
+             for flag, page in (("overdue", max(1, overdue_page)), ("banned", max(1, banned_page)))}
+    # One column set for every branch; what a branch lacks is a typed NULL.
+    shape = {**{c.name: c.type for c in cells.c}, **{c.name: c.type for c in lists["overdue"].c}}
+
+    def branch(kind, sub):
+        return select(literal(kind, String).label("kind"),
+                      *[(sub.c[name] if name in sub.c else cast(null(), type_)).label(name)
+                        for name, type_ in shape.items()])
+
+    union = branch("cell", cells).union_all(*(branch(flag, sub) for flag, sub in lists.items()))
+    rows = db.session.execute(union).mappings().all()
+    ov = rules.rollup(_cell_dicts([r for r in rows if r["kind"] == "cell"]), shown)
+    pages = []
+    for flag, page, count in (("overdue", overdue_page, ov.overdue), ("banned", banned_page, ov.banned)):
+        items = sorted(({k: r[k] for k in lists[flag].c.keys()} for r in rows if r["kind"] == flag),
+                       key=lambda r: r["pos"])
+        pages.append(rules.Page(items, max(1, page), per_page, count))
+    return ov, pages[0], pages[1]
 
 
 # ------------------------------------------------------------------ the card
@@ -343,7 +403,7 @@ def client_card(ref: str, as_of: date | None = None) -> dict | None:
     ``as_of`` None means today in the client's store time zone. ``contacts`` is
     an empty list until the calls feature records contacts; it will hold every
     earlier contact with its outcome, newest first. Money is integer minor units
-    of the store currency. Four statements.
+    of the store currency. Three statements.
     """
     row = db.session.execute(select(Client, Store).join(Store, Store.id == Client.store_id)
                              .where(Client.ref == ref)).first()

@@ -1,6 +1,8 @@
 """Manager pages: the dormancy overview, the clients behind each number, the client card."""
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
 from ..accounts.auth import roles_required
@@ -10,14 +12,19 @@ from . import queries, rules
 bp = Blueprint("clients", __name__)
 
 
-def _filters():
-    """as_of and store from the query string; errors are shown next to the form."""
-    errors = []
+def _as_of(errors: list) -> date | None:
     try:
-        as_of = rules.parse_as_of(request.args.get("as_of"))
+        return rules.parse_as_of(request.args.get("as_of"))
     except ValueError as exc:
         errors.append(str(exc))
-        as_of = None
+        return None
+
+
+def _filters():
+    """as_of and store from the query string; errors are shown next to the form
+    (and answer 422) while the page falls back to today and all stores."""
+    errors = []
+    as_of = _as_of(errors)
     store_code = (request.args.get("store") or "").strip() or None
     try:
         store_ids = queries.store_ids_for(store_code)
@@ -34,7 +41,7 @@ def _page_arg(name: str) -> int:
 def _url_args(**changes) -> str:
     """This page's URL with some query arguments changed (pagers keep the filters)."""
     args = request.args.to_dict()
-    args.update({k: v for k, v in changes.items()})
+    args.update(changes)
     return url_for(request.endpoint, **(request.view_args or {}), **args)
 
 
@@ -49,14 +56,9 @@ def _view_context(as_of, store_code, errors):
 @roles_required("manager")
 def dormancy():
     as_of, store_code, store_ids, errors = _filters()
-    ov = queries.overview(as_of, store_code)
-    overdue = banned = None
-    if ov.overdue:
-        overdue = queries.segment_clients(as_of, store_ids=store_ids, flag="overdue",
-                                          page=_page_arg("overdue_page"), per_page=queries.PER_PAGE)
-    if ov.banned:
-        banned = queries.segment_clients(as_of, store_ids=store_ids, flag="banned",
-                                         page=_page_arg("banned_page"), per_page=queries.PER_PAGE)
+    ov, overdue, banned = queries.dormancy_page(as_of, store_ids=store_ids,
+                                                overdue_page=_page_arg("overdue_page"),
+                                                banned_page=_page_arg("banned_page"))
     return render_template("clients/dormancy.html", ov=ov, overdue=overdue, banned=banned,
                            **_view_context(as_of, store_code, errors)), 422 if errors else 200
 
@@ -91,7 +93,8 @@ def segment_clients():
 @bp.get("/clients/<ref>")
 @roles_required("manager")
 def card(ref):
-    as_of, _store_code, _ids, errors = _filters()
+    errors = []
+    as_of = _as_of(errors)
     card = queries.client_card(ref, as_of)
     if card is None:
         abort(404, description="No client with that reference.")
