@@ -62,8 +62,12 @@ def make_files(folder: Path, visits: int) -> dict[str, Path]:
             c = rnd.randrange(n_clients)
             at = start + timedelta(minutes=rnd.randrange(0, 3 * 365 * 24 * 60))
             status = "completed" if rnd.random() > 0.08 else rnd.choice(("no_show", "cancelled"))
-            w.writerow([f"BV{i:09d}", f"BC{c:08d}", STORES[c % len(STORES)][0], at.strftime("%Y-%m-%dT%H:%M"),
-                        "foot massage", f"{rnd.randrange(50, 400)},{rnd.randrange(0, 100):02d}", status, ""])
+            store = STORES[c % len(STORES)]
+            # JPY has no minor unit; the others use the decimal comma.
+            amount = (str(rnd.randrange(3000, 12000)) if store[4] == "JPY"
+                      else f"{rnd.randrange(50, 400)},{rnd.randrange(0, 100):02d}")
+            w.writerow([f"BV{i:09d}", f"BC{c:08d}", store[0], at.strftime("%Y-%m-%dT%H:%M"),
+                        "foot massage", amount, status, ""])
     return paths
 
 
