@@ -329,9 +329,7 @@ def test_statements_grow_with_batches_not_rows(app, run, clients, tmp_path, monk
     assert three < 150 / 3
 
 
-def test_cli_prints_the_summary_line(app, runner, ctx, stores, tmp_path):
-    # ``ctx``: the test runner calls the command group directly, without the app
-    # context that ``flask --app wsgi`` pushes for every command.
+def test_cli_prints_the_summary_line(runner, stores, tmp_path):
     path = write(tmp_path, csv_text("clients", "C1,A,B,,,,WAW,,,,,,", "C2,A,B,,,,NOPE,,,,,,"))
     out = runner.invoke(args=["import", "clients", str(path)])
     assert out.exit_code == 0, out.output

@@ -6,6 +6,7 @@ import time
 import tracemalloc
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from campaign.clients.models import Visit
@@ -40,6 +41,7 @@ def _write_files(folder):
     return clients, visits
 
 
+@pytest.mark.slow  # about a minute: tracemalloc slows every allocation several times
 def test_a_large_visits_file_streams_in_constant_memory(ctx, tmp_path, monkeypatch):
     clients, visits = _write_files(tmp_path)
     assert services.import_path("stores", str(DATA / "stores.csv"))["inserted"] == 5

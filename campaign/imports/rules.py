@@ -143,8 +143,8 @@ def header_problem(kind: str | None, names: list[str]) -> str | None:
 def csv_records(text, delimiter: str, kind: str):
     """``(line, row, raw, error)`` for every data record of a CSV text stream.
 
-    ``row`` maps the kind's columns found in the header to the record's text
-    (unknown columns dropped); a record with the wrong number of fields or
+    ``row`` maps the header's names to the record's text (the parsers read
+    only their kind's columns); a record with the wrong number of fields or
     broken quoting comes with a ``RowError`` instead. Blank lines are skipped.
     Raises ``FileRefused`` if the header is not one of ``kind``."""
     rows = csvio.read_rows(text, delimiter)

@@ -80,7 +80,7 @@ def store_upload(stream, *, kind: str | None, filename: str, starter_id: int | N
     seq = 0
     for chunk in csvio.file_chunks(stream):
         check.feed(chunk)
-        if info is None and check.header_line is not None:
+        if info is None and check.header_line:  # refuse a wrong file before storing all of it
             info = inspect(check.header_line, kind)
         db.session.execute(insert(JobFileChunk).values(job_id=job.id, seq=seq, data=chunk))
         seq += 1
@@ -314,8 +314,8 @@ class _Clients(_Table):
     model = Client
     columns = ("store_id", "first_name", "last_name", "phone", "phone_callable", "email", "language",
                *rules.BOOLEAN_COLUMNS, "notes")
-    defaults = {"first_name": "", "last_name": "", "phone": None, "phone_callable": False,
-                "email": None, "language": None, "notes": None} | {c: False for c in rules.BOOLEAN_COLUMNS}
+    defaults = {"first_name": "", "last_name": "", "phone": None, "phone_callable": False, "email": None,
+                "language": None, "notes": None, **{c: False for c in rules.BOOLEAN_COLUMNS}}
 
 
 class _Visits(_Table):
@@ -329,7 +329,8 @@ class _Visits(_Table):
         refs = list({values["client_ref"] for _, values, _ in rows})
         ids = {}
         for part in _parts(refs):
-            ids.update(db.session.execute(select(Client.ref, Client.id).where(_among(Client.ref, part))).all())
+            ids.update(db.session.execute(select(Client.ref, Client.id)
+                                          .where(_among(Client.ref, part))).all())
         out = []
         for line, values, raw in rows:
             ref = values.pop("client_ref")

@@ -5,7 +5,8 @@ or an admin (404 for anyone else, who need not know it exists).
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, stream_with_context, url_for
+from flask import (Blueprint, Response, jsonify, redirect, render_template, request, stream_with_context,
+                   url_for)
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -29,9 +30,10 @@ DELIMITER_NAMES = {",": "comma ( , )", ";": "semicolon ( ; )"}
 @roles_required(*ROLES)
 def upload():
     form = UploadForm()
-    error = None
+    error = filename = None
     if form.validate_on_submit():
         upload = form.file.data
+        filename = upload.filename
         try:
             job = services.store_upload(upload.stream, kind=form.kind.data or None,
                                         filename=upload.filename, starter_id=current_user.id)
@@ -43,7 +45,8 @@ def upload():
             return redirect(url_for("imports.show", job_id=job.id))
     elif request.method == "POST":
         error = " ".join(e for errors in form.errors.values() for e in errors)
-    return render_template("imports/upload.html", form=form, error=error, columns=rules.COLUMNS,
+    return render_template("imports/upload.html", form=form, error=error, filename=filename,
+                           columns=rules.COLUMNS,
                            pagination=_recent(), names=_names()), 422 if error else 200
 
 
