@@ -146,11 +146,15 @@ class _Backend:
         self.connection = connection
         self.queue = Queue(QUEUE_NAME, connection=connection)
 
+    # Retry intervals need RQ's scheduler (``flask worker`` runs it); see EmbeddedBackend.
+    retry_intervals: list[int] | None = [5, 30]
+
     def enqueue(self, job_id: str) -> None:
         from rq import Retry
+        retry = Retry(max=2, interval=self.retry_intervals) if self.retry_intervals else Retry(max=2)
         self.queue.enqueue("campaign.core.jobs.run_rq_job", job_id, job_id=job_id,
                            job_timeout=JOB_TIMEOUT_SECONDS, result_ttl=3600,
-                           failure_ttl=7 * 86400, retry=Retry(max=2, interval=[5, 30]))
+                           failure_ttl=7 * 86400, retry=retry)
 
 
 class RedisBackend(_Backend):
@@ -161,6 +165,10 @@ class EmbeddedBackend(_Backend):
     """RQ over an in-process fakeredis, worked by a daemon thread."""
 
     name = "embedded"
+    # RQ's scheduler runs as a forked process; forking a threaded web process
+    # leaves a child that outlives it. Without a scheduler, retries are
+    # re-enqueued at once instead of after a delay.
+    retry_intervals = None
 
     def __init__(self, app):
         import fakeredis
@@ -185,7 +193,7 @@ class EmbeddedBackend(_Backend):
         import fakeredis
         worker = thread_worker_class()([self.queue], connection=fakeredis.FakeStrictRedis(server=self.server))
         with self.app.app_context():
-            worker.work(burst=False, with_scheduler=True, logging_level="WARNING")
+            worker.work(burst=False, with_scheduler=False, logging_level="WARNING")
 
 
 def thread_worker_class():
