@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import date
 
 import click
 from flask import current_app
@@ -165,7 +164,3 @@ def user_set_password(employee_code, password):
         raise click.ClickException(exc.message)
     db.session.commit()
     click.echo(f"password set for {staff.employee_code} ({staff.name})")
-
-
-def parse_date(value: str) -> date:
-    return date.fromisoformat(value)

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from ..core.money import format_minor
+from ..core.money import format_display
 
 BUCKETS = ("active", "d1", "d2", "d3", "d3plus", "never")
 TIERS = ("regular", "one_time", "never")
@@ -134,13 +134,7 @@ def parse_as_of(text: str | None) -> date | None:
 
 def money_text(amount: int | None, currency: str) -> str:
     """4550000 PLN -> '45 500.00 PLN' (thin-space thousands) for pages; '—' for None."""
-    text = format_minor(amount, currency)
-    if not text:
-        return "—"
-    sign, text = ("-", text[1:]) if text.startswith("-") else ("", text)
-    whole, dot, frac = text.partition(".")
-    grouped = f"{int(whole):,}".replace(",", "\u2009")
-    return f"{sign}{grouped}{dot}{frac} {currency}".strip()
+    return format_display(amount, currency)
 
 
 def order_key(bucket: str, tier: str) -> tuple[int, int]:

@@ -53,3 +53,14 @@ def format_minor(amount: int | None, currency: str = "") -> str:
     sign = "-" if amount < 0 else ""
     whole, frac = divmod(abs(amount), 10 ** exp)
     return f"{sign}{whole}.{frac:0{exp}d}"
+
+
+def format_display(amount: int | None, currency: str = "") -> str:
+    """For pages: 4550000 PLN -> '45 500.00 PLN' (thin-space thousands); '—' for None."""
+    text = format_minor(amount, currency)
+    if not text:
+        return "\u2014"
+    sign, text = ("-", text[1:]) if text.startswith("-") else ("", text)
+    whole, dot, frac = text.partition(".")
+    grouped = f"{int(whole):,}".replace(",", "\u2009")
+    return f"{sign}{grouped}{dot}{frac} {currency}".strip()

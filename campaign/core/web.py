@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import clock
 from .errors import AppError
-from .money import format_minor
+from .money import format_display
 
 
 def _wants_json() -> bool:
@@ -51,8 +51,7 @@ def init_app(app) -> None:
 
     @app.template_filter("money")
     def _money(amount, currency=""):
-        text = format_minor(amount, currency)
-        return f"{text} {currency}".strip() if text else "—"
+        return format_display(amount, currency)
 
     @app.template_filter("thousands")
     def _thousands(n):
