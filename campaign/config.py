@@ -68,4 +68,7 @@ def from_env(env=None, instance_path: str | None = None) -> dict:
         "NO_SHOW_BAN": _int(env, "WINBACK_NO_SHOW_BAN", 3),
         "VALUE_CLASS_SHARES": (20, 50),  # cumulative percent: A = top 20 %, B = next 30 %
         "IMPORT_BATCH_ROWS": _int(env, "WINBACK_IMPORT_BATCH_ROWS", 2000),
+        # Contact policy (SPEC §4).
+        "CONTACT_COOLDOWN_DAYS": _int(env, "WINBACK_CONTACT_COOLDOWN_DAYS", 90),
+        "CONTACT_CAP": _int(env, "WINBACK_CONTACT_CAP", 17),
     }

@@ -7,8 +7,11 @@ from flask import g, jsonify, request
 from sqlalchemy import select
 
 from ..accounts.auth import api_error, api_roles
+from ..campaigns import policy
+from ..campaigns import queries as campaign_queries
 from ..clients import queries, rules
 from ..clients.models import Client
+from ..core import clock
 from ..core.errors import ValidationError
 from ..extensions import db
 from . import bp
@@ -38,12 +41,13 @@ def get_segments():
 def _agent_may_see(client: Client | None) -> bool:
     """May an agent (without the manager role) read this client's card?
 
-    SPEC §1/§9: only a client in the agent's own queue. Queues do not exist yet,
-    so no agent may see any client; the queue feature replaces this body with
-    the ownership check. Unknown clients answer the same 403, so an agent cannot
-    probe which refs exist.
+    SPEC §1/§9: only a client in the agent's own queue — an open queue item
+    of an active or paused campaign held by this agent. Unknown clients
+    answer the same 403, so an agent cannot probe which refs exist.
     """
-    return False
+    if client is None:
+        return False
+    return campaign_queries.holds_client(g.api_user.id, client.id)
 
 
 def _json_value(value):
@@ -70,4 +74,8 @@ def get_client(client_ref):
     card = queries.client_card(client_ref, as_of)
     if card is None:
         return api_error(404, "not_found", "no such client")
+    client_id = db.session.scalar(select(Client.id).where(Client.ref == client_ref))
+    status = policy.client_status(client_id, now=clock.utcnow_naive(), as_of=as_of)
+    card["contact_policy"] = {"may_queue": status["may_queue"],
+                              "reasons": [{"code": r["code"], "text": r["sentence"]} for r in status["reasons"]]}
     return jsonify(_json_value(card))

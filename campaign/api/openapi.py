@@ -6,6 +6,8 @@ from flask import jsonify
 
 from ..accounts.auth import public
 from . import bp
+from .openapi_campaigns import PATHS as CAMPAIGN_PATHS
+from .openapi_campaigns import SCHEMAS as CAMPAIGN_SCHEMAS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -52,6 +54,9 @@ _CARD = {
         "value_class": {"type": ["string", "null"], "enum": ["A", "B", "C", None]},
         "days_since": {"type": ["integer", "null"]}, "no_shows": {"type": "integer"},
         "banned": {"type": "boolean"}, "overdue": {"type": "boolean"},
+        "contact_policy": {"type": "object", "description": "may_queue and every reason why not, in words",
+                           "properties": {"may_queue": {"type": "boolean"},
+                                          "reasons": {"type": "array", "items": {"type": "object"}}}},
     },
     "additionalProperties": True,
 }
@@ -111,6 +116,7 @@ def document() -> dict:
                                {"name": "as_of", "in": "query", "schema": {"type": "string", "format": "date"}}],
                 "responses": {"200": {"description": "the card", "content": {"application/json": {"schema": _CARD}}},
                               "404": _err("no such client"), **_STD}}},
+            **CAMPAIGN_PATHS,
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
@@ -127,6 +133,7 @@ def document() -> dict:
                     "status": {"type": "string", "enum": ["queued", "started", "finished", "failed"]},
                     "progress": {"type": "number", "minimum": 0, "maximum": 1},
                     "result": {"type": ["object", "null"]}, "error": {"type": ["string", "null"]}}},
+                **CAMPAIGN_SCHEMAS,
             },
         },
     }

@@ -29,9 +29,17 @@ class Client(db.Model):
     consent_email: Mapped[bool] = mapped_column(default=False)
     consent_post: Mapped[bool] = mapped_column(default=False)
     do_not_contact: Mapped[bool] = mapped_column(default=False)
+    dnc_reason: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
     # A manager lifting a no-show ban: only no-shows after this moment count again.
     ban_lifted_at: Mapped[datetime | None]
+    # A manager's own ban (whatever the no-show count), with the reason given.
+    manual_ban: Mapped[bool] = mapped_column(default=False)
+    ban_reason: Mapped[str | None] = mapped_column(Text)
+    # The client asked to be contacted: the exception to "never visited, leave alone".
+    contact_requested: Mapped[bool] = mapped_column(default=False)
+    # Moved away (a call outcome): excluded from future campaigns.
+    moved_away: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -51,6 +59,8 @@ class Visit(db.Model):
     __table_args__ = (
         CheckConstraint("status IN ('completed','no_show','cancelled')", name="status"),
         Index("ix_visits_client_status_date", "client_id", "status", "local_date"),
+        # Upcoming bookings (visits dated in the future) are found through it.
+        Index("ix_visits_visited_at", "visited_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -70,3 +80,34 @@ class Visit(db.Model):
     updated_at: Mapped[datetime]
 
     client = relationship(Client, lazy="raise")
+
+
+CONTACT_CHANNELS = ("call", "sms", "email", "letter")
+
+
+class Contact(db.Model):
+    """Every contact with a client: each logged call outcome and each message sent.
+
+    The contact policy reads it (cooldown after a reached contact, the lifetime
+    contact cap, open complaints and service-failure reasons that put a client
+    first in the queue); the client card lists it. Calls and messages write it
+    in the same transaction as their own records.
+    """
+
+    __tablename__ = "contacts"
+    __table_args__ = (
+        CheckConstraint("channel IN ('call','sms','email','letter')", name="channel"),
+        Index("ix_contacts_client_at", "client_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
+    channel: Mapped[str] = mapped_column(String(8))
+    at: Mapped[datetime]  # UTC
+    reached: Mapped[bool] = mapped_column(default=False)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    disposition: Mapped[str | None] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(20))
+    # A complaint stays open (and first in any queue) until a manager resolves it.
+    resolved_at: Mapped[datetime | None]

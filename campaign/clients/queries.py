@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import BigInteger, Date, Integer, String, and_, case, cast, func, literal, null, select
+from sqlalchemy import BigInteger, Date, Integer, String, and_, case, cast, func, literal, null, or_, select
 from sqlalchemy.sql import Select
 
 from ..accounts.models import Staff, Store
@@ -74,7 +74,8 @@ class _AsOf:
 
 # ------------------------------------------------------------------ the segments
 
-def client_segments(as_of: date | None, *, store_ids=None, client_ids=None) -> Select:
+def client_segments(as_of: date | None, *, store_ids=None, client_ids=None,
+                    with_overdue: bool = True) -> Select:
     """One row per client: client_id, store_id, last_visit_date, days_since,
     completed_visits, lifetime_spend, no_shows, bucket, tier, value_class,
     banned, overdue — in ONE statement (CTEs and window functions).
@@ -99,10 +100,14 @@ def client_segments(as_of: date | None, *, store_ids=None, client_ids=None) -> S
       so a client's class does not depend on the filter.
     * ``no_shows`` counts every ``no_show`` visit; ``banned`` when the no-shows
       after ``clients.ban_lifted_at`` (all of them if never lifted) reach
-      ``NO_SHOW_BAN``. The lift is read as it is now, whatever ``as_of``.
+      ``NO_SHOW_BAN``, or a manager banned the client (``manual_ban``). The
+      lift and the manual ban are read as they are now, whatever ``as_of``.
     * ``overdue``: bucket active, ≥ 3 completed visits and days_since > 1.5 ×
       the median gap between the client's consecutive distinct visit days
-      (same-day repeats add no gap), compared in integers.
+      (same-day repeats add no gap), compared in integers. With
+      ``with_overdue=False`` the median is not computed and ``overdue`` is
+      always false: campaign eligibility needs no early warning, and the median
+      is the costliest part over millions of visits.
     """
     cfg = current_app.config
     bounds = tuple(cfg["BUCKET_BOUNDS"])
@@ -149,6 +154,43 @@ def client_segments(as_of: date | None, *, store_ids=None, client_ids=None) -> S
 
     # 3. Median gap, only for the clients who can be overdue (active, ≥ 3 visits).
     as_of_day_c = when.day_for(Client.store_id)
+    median = _median_gaps(agg, when, bounds, narrow, store_ids) if with_overdue else None
+
+    # 4. One row per client, ranked by spend over the whole chain (per currency).
+    completed_n = func.coalesce(agg.c.completed_visits, 0)
+    spend = func.coalesce(agg.c.lifetime_spend, 0)
+    has_visit = case((completed_n > 0, 1), else_=0)
+    mid = (median.c.mid_n, median.c.mid_sum) if median is not None else (
+        literal(0, Integer).label("mid_n"), literal(0, Integer).label("mid_sum"))
+    base = (
+        select(Client.id.label("client_id"), Client.store_id.label("store_id"),
+               agg.c.last_visit_date.label("last_visit_date"),
+               (as_of_day_c - day_number(agg.c.last_visit_date)).label("days_since"),
+               completed_n.label("completed_visits"),
+               spend.label("lifetime_spend"),
+               func.coalesce(agg.c.no_shows, 0).label("no_shows"),
+               case((Client.ban_lifted_at.is_(None), func.coalesce(agg.c.no_shows, 0)),
+                    else_=func.coalesce(lifted.c.no_shows_after, 0)).label("counted_no_shows"),
+               Client.manual_ban.label("manual_ban"),
+               *mid,
+               func.rank().over(partition_by=(Store.currency, has_visit),
+                                order_by=spend.desc()).label("spend_rank"),
+               func.count().over(partition_by=(Store.currency, has_visit)).label("ranked_n"))
+        .join(Store, Store.id == Client.store_id)
+        .outerjoin(agg, agg.c.client_id == Client.id)
+        .outerjoin(lifted, lifted.c.client_id == Client.id)
+    )
+    if median is not None:
+        base = base.outerjoin(median, median.c.client_id == Client.id)
+    base = base.subquery("seg_base")
+    return _classified(base, bounds, share_a, share_b, ban_at, store_ids, client_ids)
+
+
+def _median_gaps(agg, when, bounds, narrow, store_ids):
+    """Per client: the middle one or two gaps between distinct visit days
+    (``mid_sum``, ``mid_n``), only for active clients with ≥ 3 visits."""
+    completed = Visit.status == "completed"
+    as_of_day_c = when.day_for(Client.store_id)
     days_d = day_number(Visit.local_date)
     candidates_q = (
         select(Visit.client_id.label("client_id"),
@@ -178,31 +220,11 @@ def client_segments(as_of: date | None, *, store_ids=None, client_ids=None) -> S
         .group_by(ranked.c.client_id)
         .subquery("seg_median")
     )
+    return median
 
-    # 4. One row per client, ranked by spend over the whole chain (per currency).
-    completed_n = func.coalesce(agg.c.completed_visits, 0)
-    spend = func.coalesce(agg.c.lifetime_spend, 0)
-    has_visit = case((completed_n > 0, 1), else_=0)
-    base = (
-        select(Client.id.label("client_id"), Client.store_id.label("store_id"),
-               agg.c.last_visit_date.label("last_visit_date"),
-               (as_of_day_c - day_number(agg.c.last_visit_date)).label("days_since"),
-               completed_n.label("completed_visits"),
-               spend.label("lifetime_spend"),
-               func.coalesce(agg.c.no_shows, 0).label("no_shows"),
-               case((Client.ban_lifted_at.is_(None), func.coalesce(agg.c.no_shows, 0)),
-                    else_=func.coalesce(lifted.c.no_shows_after, 0)).label("counted_no_shows"),
-               median.c.mid_n, median.c.mid_sum,
-               func.rank().over(partition_by=(Store.currency, has_visit),
-                                order_by=spend.desc()).label("spend_rank"),
-               func.count().over(partition_by=(Store.currency, has_visit)).label("ranked_n"))
-        .join(Store, Store.id == Client.store_id)
-        .outerjoin(agg, agg.c.client_id == Client.id)
-        .outerjoin(lifted, lifted.c.client_id == Client.id)
-        .outerjoin(median, median.c.client_id == Client.id)
-        .subquery("seg_base")
-    )
 
+def _classified(base, bounds, share_a, share_b, ban_at, store_ids, client_ids) -> Select:
+    """Buckets, tiers, value classes and flags over the per-client base row."""
     b = base.c
     days_since = b.days_since
     bucket = case(
@@ -226,7 +248,7 @@ def client_segments(as_of: date | None, *, store_ids=None, client_ids=None) -> S
                          b.completed_visits >= 3, b.mid_n > 0,
                          2 * b.mid_n * days_since > 3 * b.mid_sum), True),
                    else_=False)
-    banned = case((b.counted_no_shows >= ban_at, True), else_=False)
+    banned = case((or_(b.counted_no_shows >= ban_at, b.manual_ban), True), else_=False)
 
     out = select(b.client_id, b.store_id, b.last_visit_date, b.days_since, b.completed_visits,
                  b.lifetime_spend, b.no_shows, bucket.label("bucket"), tier.label("tier"),

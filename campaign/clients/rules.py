@@ -248,3 +248,19 @@ class Page:
     @property
     def next_num(self) -> int:
         return self.page + 1
+
+
+# The language a client without one is assumed to speak: the main language of
+# their store's country (ISO 3166 alpha-2 → primary BCP 47 subtag). A country
+# missing here leaves the language unknown, and no agent is matched.
+COUNTRY_LANGUAGE = {
+    "JP": "ja", "CN": "zh", "TW": "zh", "HK": "zh", "SG": "en", "KR": "ko", "RU": "ru", "BY": "ru",
+    "KZ": "ru", "UA": "uk", "PL": "pl", "CZ": "cs", "SK": "sk", "DE": "de", "AT": "de", "CH": "de",
+    "FR": "fr", "BE": "fr", "IT": "it", "ES": "es", "PT": "pt", "NL": "nl", "SE": "sv", "NO": "nb",
+    "DK": "da", "FI": "fi", "LT": "lt", "LV": "lv", "EE": "et", "GB": "en", "IE": "en", "US": "en",
+    "CA": "en", "AU": "en", "NZ": "en", "TH": "th", "VN": "vi",
+}
+
+
+def effective_language(language: str | None, country: str | None) -> str | None:
+    return language or COUNTRY_LANGUAGE.get((country or "").upper())

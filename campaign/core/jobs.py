@@ -37,6 +37,7 @@ JOB_TIMEOUT_SECONDS = 4 * 3600
 # imports no feature package.
 HANDLERS: dict[str, str] = {
     "import": "campaign.imports.jobs:run_import",
+    "campaign_assign": "campaign.campaigns.jobs:run_assignment",
     "noop": "campaign.core.jobs:_noop",
     "fail": "campaign.core.jobs:_fail",
 }

@@ -4,10 +4,11 @@ from __future__ import annotations
 from flask import jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from . import clock
-from .errors import AppError
+from .errors import AppError, Conflict
 from .money import format_display
 
 
@@ -24,6 +25,11 @@ def init_app(app) -> None:
                 body["error"]["details"] = exc.details
             return jsonify(body), exc.status
         return render_template("error.html", status=exc.status, message=exc.message), exc.status
+
+    @app.errorhandler(StaleDataError)
+    def _stale(exc):
+        # A version-checked row (campaign, quota grid) changed under this request.
+        return _app_error(Conflict("someone else changed this at the same time; reload and try again"))
 
     @app.errorhandler(CSRFError)
     def _csrf(exc):
