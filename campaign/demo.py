@@ -27,6 +27,9 @@ from sqlalchemy import select
 
 from .accounts import services as accounts
 from .accounts.models import ROLES
+from .campaigns import assignment
+from .campaigns import services as campaigns
+from .campaigns.models import Campaign
 from .clients.models import Client
 from .core import clock
 from .extensions import db
@@ -78,7 +81,43 @@ def load(clients: int = 3000, seed: int = 7, echo: Callable[[str], object] = pri
                 echo(f"  line {r['line']}, {r['column'] or '-'}: {r['reason']}")
     people = _give_demo_passwords(gen.DEMO_LOGINS)
     db.session.commit()
+    for line in _demo_campaigns():
+        echo(line)
     return _report(people)
+
+
+DEMO_CAMPAIGNS = (
+    # name, stores, quotas {employee_code: target}, launched
+    ("Japan autumn win-back", ["TYO-SHIBUYA", "OSA-UMEDA"],
+     {"A-JP01": 60, "A-JP02": 60, "A-JP03": 50, "A-JP04": 60, "A-JP05": 40, "A-GB03": 20}, True),
+    ("Poland win-back", ["WAW-MOKOTOW", "KRK-KAZIMIERZ"],
+     {"A-PL01": 60, "A-PL02": 60, "A-PL03": 50, "A-PL04": 60, "A-PL05": 40, "A-GB04": 20}, False),
+)
+
+
+def _demo_campaigns() -> list[str]:
+    """Two demo campaigns on first load: one launched (queues to work), one
+    draft with quotas (to preview and launch). Skipped once any campaign exists."""
+    if db.session.scalar(select(Campaign.id).limit(1)) is not None:
+        return []
+    lines = []
+    for name, stores, targets, launched in DEMO_CAMPAIGNS:
+        camp = campaigns.create_campaign(
+            {"name": name, "buckets": ["d1", "d2", "d3", "d3plus"], "tiers": ["regular", "one_time"],
+             "stores": stores, "holdout_share": 0.1, "offers": ["free_trial", "renewal_discount"]},
+            actor_id=None)
+        campaigns.set_quotas(camp, [{"employee_code": code, "target": t} for code, t in targets.items()],
+                             actor_id=None)
+        if launched:
+            camp.status, camp.launched_at = "active", clock.utcnow_naive()
+            camp.launched_as_of = clock.now().date()
+            result = assignment.run(camp.id)
+            lines.append(f"campaign   {name!r}: launched, {result['assigned']} clients queued, "
+                         f"{result['holdout']} in the holdout, {result['pool']} in the pool")
+        else:
+            lines.append(f"campaign   {name!r}: draft with quotas, ready to preview and launch")
+        db.session.commit()
+    return lines
 
 
 def _give_demo_passwords(codes) -> list:

@@ -348,6 +348,13 @@ def test_demo_command_loads_everything_through_the_import(ctx, runner, client, p
     with_password = set(db.session.scalars(
         select(Staff.employee_code).where(Staff.password_hash.is_not(None))))
     assert with_password == set(gen.DEMO_LOGINS)
+    from campaign.campaigns.models import Campaign, CampaignItem
+    camps = {c.name: c for c in db.session.scalars(select(Campaign))}
+    assert {c.status for c in camps.values()} == {"active", "draft"}
+    live = next(c for c in camps.values() if c.status == "active")
+    queued = db.session.scalar(select(func.count()).where(CampaignItem.campaign_id == live.id,
+                                                          CampaignItem.status == "queued"))
+    assert queued > 0 and "clients queued" in result.output
 
     page = client.get("/login").get_data(as_text=True)
     resp = client.post("/login", data={"login": "mgr.warsaw@winback.example",
@@ -358,6 +365,7 @@ def test_demo_command_loads_everything_through_the_import(ctx, runner, client, p
     assert again.exit_code == 0, again.output
     assert _import_summaries(again.output) == {
         kind: f"inserted=0 updated=0 unchanged={n} rejected=0" for kind, n in counts.items()}
+    assert db.session.scalar(select(func.count()).select_from(Campaign)) == 2  # not created twice
     # The demo password was already set, so it was not set again: still signed in.
     assert client.get("/account").status_code == 200
 
