@@ -452,31 +452,31 @@ def greedy_by_priority(caps: dict, speaks: dict, bins: list[dict], exact) -> dic
         return feasible(caps, speaks, capped(counts))
 
     while not ok(total):
-        # The first bin whose end is infeasible (cum[0] is empty, so feasible).
-        lo, hi = 0, len(bins)
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if ok(cum[mid]):
-                lo = mid
-            else:
-                hi = mid
-        before = cum[lo]
+        # The bin in which feasibility is lost (cum[0] is empty, so feasible) …
+        lo = _last_true(lambda i: ok(cum[i]), 0, len(bins))
         seq = exact(lo)
-        prefixes = [dict(before)]
+        prefixes = [dict(cum[lo])]
         for lang in seq:
             row = dict(prefixes[-1])
             row[lang] = row.get(lang, 0) + 1
             prefixes.append(row)
-        a, b = 0, len(seq)
-        while b - a > 1:
-            mid = (a + b) // 2
-            if ok(prefixes[mid]):
-                a = mid
-            else:
-                b = mid
-        refused = seq[b - 1]
-        frozen[refused] = prefixes[b - 1].get(refused, 0)
+        # … and the client in it who is refused.
+        a = _last_true(lambda i: ok(prefixes[i]), 0, len(seq))
+        refused = seq[a]
+        frozen[refused] = prefixes[a].get(refused, 0)
     return {lang: capped(total)[lang] for lang in total}
+
+
+def _last_true(pred, lo: int, hi: int) -> int:
+    """The largest i in [lo, hi) with pred(i), given pred(lo) and not pred(hi)
+    and pred monotone (true, then false)."""
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if pred(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 def apportion(total: int, weights: dict) -> dict:
