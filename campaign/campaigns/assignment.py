@@ -58,8 +58,18 @@ NEED = Table("wb_need", _temp, Column("language", String(16)), Column("n", Integ
              prefixes=["TEMPORARY"])
 SLOTS = Table("wb_slots", _temp,
               Column("staff_id", Integer), Column("language", String(16)), Column("store_id", Integer),
-              Column("cap", Integer), Column("k", Integer), prefixes=["TEMPORARY"])
-TEMPS = (ELIG, CAPS, NEED, SLOTS)
+              Column("cap", Integer), Column("k", Integer), Column("own_rank", Integer),
+              prefixes=["TEMPORARY"])
+PLACED = Table("wb_placed", _temp,
+               Column("key", Integer), Column("language", String(16)), Column("store_id", Integer),
+               Column("priority", Integer), Column("pick_rank", Integer), prefixes=["TEMPORARY"])
+REST = Table("wb_rest", _temp, Column("key", Integer), Column("language", String(16)),
+             Column("r", Integer), prefixes=["TEMPORARY"])
+FREE = Table("wb_free", _temp, Column("staff_id", Integer), Column("language", String(16)),
+             Column("r", Integer), prefixes=["TEMPORARY"])
+MATCH = Table("wb_match", _temp, Column("key", Integer, primary_key=True), Column("staff_id", Integer),
+              Column("language", String(16)), prefixes=["TEMPORARY"])
+TEMPS = (ELIG, CAPS, NEED, SLOTS, PLACED, REST, FREE, MATCH)
 
 
 def _reset_temps(conn) -> None:
@@ -159,75 +169,105 @@ def _placed_counts(cand, caps: dict, speaks: dict, demand: dict) -> dict:
 
 # ------------------------------------------------------------------ who
 
-def _fill_slots(conn) -> None:
+def _analyze(conn, *tables) -> None:
+    """Fresh statistics for temporary tables (PostgreSQL never auto-analyses
+    them; without them it plans joins of 10⁶ rows as if they held a few)."""
+    if conn.dialect.name == "postgresql":
+        for t in tables:
+            conn.exec_driver_sql(f"ANALYZE {t.name}")
+
+
+def _slot_source(conn):
+    """One row per quota slot: (staff_id, language, store_id, cap, k), k = 1..cap."""
     c = CAPS.c
     if conn.dialect.name == "postgresql":
-        src = select(c.staff_id, c.language, c.store_id, c.cap,
-                     func.generate_series(1, c.cap).label("k")).where(c.cap > 0)
-    else:
-        gen = (select(c.staff_id, c.language, c.store_id, c.cap, literal(1, Integer).label("k"))
-               .where(c.cap > 0).cte("slot_gen", recursive=True))
-        gen = gen.union_all(select(gen.c.staff_id, gen.c.language, gen.c.store_id, gen.c.cap,
-                                   gen.c.k + 1).where(gen.c.k < gen.c.cap))
-        src = select(gen.c.staff_id, gen.c.language, gen.c.store_id, gen.c.cap, gen.c.k)
-    conn.execute(insert(SLOTS).from_select(["staff_id", "language", "store_id", "cap", "k"], src))
+        return (select(c.staff_id, c.language, c.store_id, c.cap, func.generate_series(1, c.cap).label("k"))
+                .where(c.cap > 0).subquery("slot_gen"))
+    gen = (select(c.staff_id, c.language, c.store_id, c.cap, literal(1, Integer).label("k"))
+           .where(c.cap > 0).cte("slot_gen", recursive=True))
+    gen = gen.union_all(select(gen.c.staff_id, gen.c.language, gen.c.store_id, gen.c.cap,
+                               gen.c.k + 1).where(gen.c.k < gen.c.cap))
+    return select(gen).subquery("slot_all")
 
 
-def _matching(cand):
-    """(key, staff_id) for every placed candidate: own store first, then the
-    rest over interleaved slots (see the module docstring). One statement."""
-    need, slots, caps = NEED.c, SLOTS.c, CAPS.c
-    ranked = select(cand.c.key, cand.c.language, cand.c.store_id, cand.c.priority,
-                    func.row_number().over(partition_by=cand.c.language,
-                                           order_by=cand.c.priority).label("lr")).subquery("m_ranked")
+def _match(conn, cand) -> None:
+    """Fill ``wb_match`` (key, staff_id) for every placed candidate: own
+    store first, then the rest over interleaved slots (module docstring).
+
+    Each step is one INSERT … SELECT into a temporary table whose ranks are
+    plain columns, so every join is an equality on stored values that both
+    databases hash or index (a join on two window functions' outputs is
+    planned as a nested loop on PostgreSQL: minutes at 10⁶ rows).
+    """
+    need, caps = NEED.c, CAPS.c
+    # 1. The placed candidates: the first n of each language in priority
+    #    order. Of a store's m clients, x = min(m, own-store capacity) go to
+    #    its agents: client j (j-th of the store) is picked iff ⌊j·x/m⌋ steps
+    #    up, an evenly spread sample, and becomes own-store pick number ⌊j·x/m⌋.
+    ranked = (select(cand.c.key, cand.c.language, cand.c.store_id, cand.c.priority,
+                     func.row_number().over(partition_by=cand.c.language,
+                                            order_by=cand.c.priority).label("lr"))
+              .subquery("m_ranked"))
     placed = (select(ranked.c.key, ranked.c.language, ranked.c.store_id, ranked.c.priority)
               .join(NEED, need.language == ranked.c.language)
-              .where(ranked.c.lr <= need.n).cte("m_placed"))
-    own_m = (select(placed.c.language, placed.c.store_id, func.count().label("m"))
-             .group_by(placed.c.language, placed.c.store_id).cte("m_own_m"))
+              .where(ranked.c.lr <= need.n).subquery("m_placed"))
     own_cap = (select(caps.language, caps.store_id, func.sum(caps.cap).label("c"))
-               .where(caps.store_id.is_not(None)).group_by(caps.language, caps.store_id).cte("m_own_cap"))
+               .where(caps.store_id.is_not(None)).group_by(caps.language, caps.store_id)
+               .subquery("m_own_cap"))
     c_own = func.coalesce(own_cap.c.c, 0)
-    pj = (select(placed.c.key, placed.c.language, placed.c.store_id, own_m.c.m,
+    pj = (select(placed.c.key, placed.c.language, placed.c.store_id, placed.c.priority,
                  func.row_number().over(partition_by=(placed.c.language, placed.c.store_id),
                                         order_by=placed.c.priority).label("j"),
-                 case((own_m.c.m < c_own, own_m.c.m), else_=c_own).label("x"))
-          .join(own_m, and_(own_m.c.language == placed.c.language, own_m.c.store_id == placed.c.store_id))
+                 func.count().over(partition_by=(placed.c.language, placed.c.store_id)).label("m"),
+                 c_own.label("c"))
           .outerjoin(own_cap, and_(own_cap.c.language == placed.c.language,
                                    own_cap.c.store_id == placed.c.store_id))
-          .cte("m_pj"))
-    # An evenly spread x of the store's m clients: j is picked iff ⌊j·x/m⌋ steps up.
-    step = (pj.c.j * pj.c.x) // pj.c.m
-    own_pick = (select(pj.c.key, pj.c.language, pj.c.store_id, step.label("r"))
-                .where(pj.c.x > 0, step > ((pj.c.j - 1) * pj.c.x) // pj.c.m).cte("m_own_pick"))
-    key_of = cast(2 * slots.k - 1, Float) / (2 * slots.cap)
-    slot_own = (select(slots.staff_id, slots.language, slots.store_id,
-                       func.row_number().over(partition_by=(slots.language, slots.store_id),
-                                              order_by=(key_of, slots.staff_id)).label("sr"))
-                .where(slots.store_id.is_not(None)).cte("m_slot_own"))
-    m1 = (select(own_pick.c.key, slot_own.c.staff_id, own_pick.c.language)
-          .join(slot_own, and_(slot_own.c.language == own_pick.c.language,
-                               slot_own.c.store_id == own_pick.c.store_id,
-                               slot_own.c.sr == own_pick.c.r))
-          .cte("m_first"))
-    used = (select(m1.c.staff_id, m1.c.language, func.count().label("u"))
-            .group_by(m1.c.staff_id, m1.c.language).cte("m_used"))
-    rest = (select(placed.c.key, placed.c.language,
-                   func.row_number().over(partition_by=placed.c.language,
-                                          order_by=placed.c.priority).label("r2"))
-            .outerjoin(m1, m1.c.key == placed.c.key)
-            .where(m1.c.key.is_(None)).cte("m_rest"))
+          .subquery("m_pj"))
+    x = case((pj.c.m < pj.c.c, pj.c.m), else_=pj.c.c)
+    step = (pj.c.j * x) // pj.c.m
+    pick = case((and_(x > 0, step > ((pj.c.j - 1) * x) // pj.c.m), step), else_=null())
+    conn.execute(insert(PLACED).from_select(
+        ["key", "language", "store_id", "priority", "pick_rank"],
+        select(pj.c.key, pj.c.language, pj.c.store_id, pj.c.priority, pick)))
+    # 2. Every quota slot; own_rank orders a store's slots by (k − ½)/cap.
+    src = _slot_source(conn)
+    key_of = cast(2 * src.c.k - 1, Float) / (2 * src.c.cap)
+    own_rank = case((src.c.store_id.is_(None), null()),
+                    else_=func.row_number().over(partition_by=(src.c.language, src.c.store_id),
+                                                 order_by=(key_of, src.c.staff_id)))
+    conn.execute(insert(SLOTS).from_select(
+        ["staff_id", "language", "store_id", "cap", "k", "own_rank"],
+        select(src.c.staff_id, src.c.language, src.c.store_id, src.c.cap, src.c.k, own_rank)))
+    _analyze(conn, PLACED, SLOTS)
+    p, sl = PLACED.c, SLOTS.c
+    # 3. Own-store picks meet their store's slots by rank.
+    conn.execute(insert(MATCH).from_select(
+        ["key", "staff_id", "language"],
+        select(p.key, sl.staff_id, p.language)
+        .join(SLOTS, and_(sl.language == p.language, sl.store_id == p.store_id, sl.own_rank == p.pick_rank))
+        .where(p.pick_rank.is_not(None))))
+    m = MATCH.c
+    # 4. The rest, in priority order, and the slots left (re-keyed per agent).
+    conn.execute(insert(REST).from_select(
+        ["key", "language", "r"],
+        select(p.key, p.language, func.row_number().over(partition_by=p.language, order_by=p.priority))
+        .outerjoin(MATCH, m.key == p.key).where(m.key.is_(None))))
+    used = (select(m.staff_id, m.language, func.count().label("u"))
+            .group_by(m.staff_id, m.language).subquery("m_used"))
     u = func.coalesce(used.c.u, 0)
-    rekey = cast(2 * (slots.k - u) - 1, Float) / (2 * (slots.cap - u))
-    slot_rest = (select(slots.staff_id, slots.language,
-                        func.row_number().over(partition_by=slots.language,
-                                               order_by=(rekey, slots.staff_id)).label("sr2"))
-                 .outerjoin(used, and_(used.c.staff_id == slots.staff_id,
-                                       used.c.language == slots.language))
-                 .where(slots.k > u).cte("m_slot_rest"))
-    m2 = (select(rest.c.key, slot_rest.c.staff_id)
-          .join(slot_rest, and_(slot_rest.c.language == rest.c.language, slot_rest.c.sr2 == rest.c.r2)))
-    return select(m1.c.key, m1.c.staff_id).union_all(m2).subquery("m_match")
+    rekey = cast(2 * (sl.k - u) - 1, Float) / (2 * (sl.cap - u))
+    conn.execute(insert(FREE).from_select(
+        ["staff_id", "language", "r"],
+        select(sl.staff_id, sl.language,
+               func.row_number().over(partition_by=sl.language, order_by=(rekey, sl.staff_id)))
+        .outerjoin(used, and_(used.c.staff_id == sl.staff_id, used.c.language == sl.language))
+        .where(sl.k > u)))
+    _analyze(conn, REST, FREE)
+    r, f = REST.c, FREE.c
+    conn.execute(insert(MATCH).from_select(
+        ["key", "staff_id", "language"],
+        select(r.key, f.staff_id, r.language).join(FREE, and_(f.language == r.language, f.r == r.r))))
+    _analyze(conn, MATCH)
 
 
 # ------------------------------------------------------------------ the run
@@ -259,8 +299,7 @@ def run(campaign_id: int, *, move_absent: bool = False, progress=None) -> dict:
         e = ELIG.c
         cand = (select(e.client_id.label("key"), e.language, e.store_id, e.priority)
                 .where(e.holdout == 0).subquery("cand"))
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("ANALYZE wb_elig")
+        _analyze(conn, ELIG)
     else:
         returned = _return_excess(campaign_id, agents, move_absent)
         i = CampaignItem
@@ -286,8 +325,8 @@ def run(campaign_id: int, *, move_absent: bool = False, progress=None) -> dict:
     needs = [{"language": lang, "n": n} for lang, n in placed.items() if n > 0]
     if needs:
         conn.execute(insert(NEED), needs)
-    _fill_slots(conn)
-    match = _matching(cand)
+    _match(conn, cand)
+    match = MATCH
     progress(0.7)
 
     pool_reason = case((CampaignItem.language.in_(spoken), "quota_full"), else_="no_agent_language") \

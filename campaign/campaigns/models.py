@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import Staff
@@ -118,13 +118,14 @@ class CampaignItem(db.Model):
 
     __tablename__ = "campaign_items"
     __table_args__ = (
-        UniqueConstraint("campaign_id", "client_id", name="uq_campaign_items_client"),
+        # Client first: it also finds a client's items in every campaign.
+        UniqueConstraint("client_id", "campaign_id", name="uq_campaign_items_client"),
         CheckConstraint("status IN ('pool','holdout','queued','claimed','callback','retry','closed')",
                         name="status"),
         Index("ix_campaign_items_campaign_status", "campaign_id", "status", "staff_id"),
         Index("ix_campaign_items_staff_status", "staff_id", "status"),
-        Index("ix_campaign_items_client_status", "client_id", "status"),
-        Index("ix_campaign_items_booked_for", "booked_for"),
+        Index("ix_campaign_items_booked_for", "booked_for",
+              postgresql_where=text("booked_for IS NOT NULL"), sqlite_where=text("booked_for IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -135,7 +136,9 @@ class CampaignItem(db.Model):
     # Why an item is still in the pool after the last assignment run.
     pool_reason: Mapped[str | None] = mapped_column(String(20))
     language: Mapped[str | None] = mapped_column(String(16))
-    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    # The client's store when the item was made (a snapshot for own-store
+    # dealing and reports, so no foreign-key check on every launched row).
+    store_id: Mapped[int]
     wronged: Mapped[bool] = mapped_column(default=False)
     value_class: Mapped[str | None] = mapped_column(String(1))
     days_since: Mapped[int | None]

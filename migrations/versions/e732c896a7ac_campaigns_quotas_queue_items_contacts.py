@@ -86,14 +86,14 @@ def upgrade():
     sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], name=op.f('fk_campaign_items_campaign_id_campaigns'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['client_id'], ['clients.id'], name=op.f('fk_campaign_items_client_id_clients')),
     sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_campaign_items_staff_id_staff')),
-    sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_campaign_items_store_id_stores')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_campaign_items')),
-    sa.UniqueConstraint('campaign_id', 'client_id', name='uq_campaign_items_client')
+    sa.UniqueConstraint('client_id', 'campaign_id', name='uq_campaign_items_client')
     )
     with op.batch_alter_table('campaign_items', schema=None) as batch_op:
-        batch_op.create_index('ix_campaign_items_booked_for', ['booked_for'], unique=False)
+        batch_op.create_index('ix_campaign_items_booked_for', ['booked_for'], unique=False,
+                              postgresql_where=sa.text('booked_for IS NOT NULL'),
+                              sqlite_where=sa.text('booked_for IS NOT NULL'))
         batch_op.create_index('ix_campaign_items_campaign_status', ['campaign_id', 'status', 'staff_id'], unique=False)
-        batch_op.create_index('ix_campaign_items_client_status', ['client_id', 'status'], unique=False)
         batch_op.create_index('ix_campaign_items_staff_status', ['staff_id', 'status'], unique=False)
 
     op.create_table('contacts',
@@ -163,7 +163,6 @@ def downgrade():
     op.drop_table('contacts')
     with op.batch_alter_table('campaign_items', schema=None) as batch_op:
         batch_op.drop_index('ix_campaign_items_staff_status')
-        batch_op.drop_index('ix_campaign_items_client_status')
         batch_op.drop_index('ix_campaign_items_campaign_status')
         batch_op.drop_index('ix_campaign_items_booked_for')
 
