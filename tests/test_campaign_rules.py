@@ -149,3 +149,27 @@ def test_greedy_reroutes_through_a_multilingual_agent():
     order = ["y", "x", "y"]
     bins, exact = _bins(order, 3)
     assert rules.greedy_by_priority(caps, speaks, bins, exact) == {"y": 1, "x": 1}
+
+
+def test_forecast_shares_contested_agents_in_proportion_to_demand():
+    caps = {"a": 100}
+    speaks = {"a": ["en", "pl"]}
+    got = rules.placeable(caps, speaks, {"en": 50, "pl": 150})
+    assert got == {"en": 25, "pl": 75}
+    assert rules.placeable({"a": 10, "b": 10}, {"a": ["en"], "b": ["pl"]}, {"en": 5, "pl": 30}) == \
+        {"en": 5, "pl": 10}
+    assert rules.placeable({"a": 10}, {"a": ["en"]}, {"ja": 4}) == {"ja": 0}
+
+
+@settings(max_examples=100, deadline=None)
+@given(instance)
+def test_forecast_places_the_maximum(inst):
+    caps = {i: c for i, c in enumerate(inst["caps"])}
+    speaks = {i: sorted(inst["speaks"][i]) for i in caps}
+    demand = {}
+    for lang in inst["order"]:
+        demand[lang] = demand.get(lang, 0) + 1
+    got = rules.placeable(caps, speaks, demand)
+    assert rules.feasible(caps, speaks, got)
+    assert sum(got.values()) == rules._flow(caps, speaks, demand)[0]
+    assert all(0 <= got[k] <= demand[k] for k in demand)

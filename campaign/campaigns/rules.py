@@ -407,13 +407,42 @@ def _flow(caps: dict, speaks: dict, demand: dict, scale: float | None = None):
 
 
 def placeable(caps: dict, speaks: dict, demand: dict) -> dict:
-    """How many clients of each language can be placed if nothing contends:
-    the largest total the quotas allow (max-flow), as {language: n}."""
-    _, split = _flow(caps, speaks, demand)
-    out = {lang: 0 for lang in demand}
-    for (_agent, lang), n in split.items():
-        out[lang] += n
-    return out
+    """A forecast of how many clients of each language can be placed: the
+    largest total the quotas allow (max-flow), shared between languages that
+    compete for the same agents in proportion to their demand (the launch
+    follows the priority order, which mixes the languages much like that).
+    Returns {language: n}."""
+    demand = {lang: n for lang, n in demand.items() if n > 0}
+    if feasible(caps, speaks, demand):
+        return dict(demand)
+
+    def share(f: float) -> dict:
+        return {lang: int(f * n) for lang, n in demand.items()}
+
+    lo, hi = 0.0, 1.0
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        if feasible(caps, speaks, share(mid)):
+            lo = mid
+        else:
+            hi = mid
+    base = share(lo)
+    net = FlowNetwork()
+    for agent, cap in caps.items():
+        if cap > 0:
+            for lang in speaks.get(agent, ()):
+                if lang in demand:
+                    net.add(("L", lang), ("A", agent), cap)
+            net.add(("A", agent), "T", cap)
+    for lang, n in base.items():
+        if n:
+            net.add("S", ("L", lang), n)
+    net.max_flow("S", "T")
+    for lang, n in demand.items():  # then whatever room is left, in the same flow
+        if n - base[lang]:
+            net.add("S", ("L", lang), n - base[lang])
+    net.max_flow("S", "T")
+    return {lang: demand[lang] - net.graph.get("S", {}).get(("L", lang), 0) for lang in demand}
 
 
 def feasible(caps: dict, speaks: dict, demand: dict) -> bool:
