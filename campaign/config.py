@@ -71,4 +71,6 @@ def from_env(env=None, instance_path: str | None = None) -> dict:
         # Contact policy (SPEC §4).
         "CONTACT_COOLDOWN_DAYS": _int(env, "WINBACK_CONTACT_COOLDOWN_DAYS", 90),
         "CONTACT_CAP": _int(env, "WINBACK_CONTACT_CAP", 17),
+        # PostgreSQL work_mem for an assignment run (its sorts and rankings).
+        "ASSIGN_WORK_MEM_MB": _int(env, "WINBACK_ASSIGN_WORK_MEM_MB", 256),
     }
