@@ -69,6 +69,7 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from .accounts.views import bp as accounts_bp
     from .api import bp as api_bp
+    from .campaigns.views import bp as campaigns_bp
     from .clients.views import bp as clients_bp
     from .extensions import csrf
     from .imports.views import bp as imports_bp
@@ -76,6 +77,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(imports_bp)
     app.register_blueprint(clients_bp)
+    app.register_blueprint(campaigns_bp)
     # The API authenticates with bearer tokens, never cookies, so CSRF does not apply.
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)

@@ -120,3 +120,55 @@ def test_manager_imports_a_file_with_bad_rows_and_reads_dormancy(live_server, br
     assert "line" in rejects.splitlines()[0].lower()
     assert dialogs == []  # no alert() ran: hostile text stayed text
     page.screenshot(path=str(tmp_path / "import-finished.png"))
+
+
+def test_manager_creates_previews_sets_quotas_launches_and_watches(live_server, browser, tmp_path):
+    """Issue 3's journey, keyboard and mouse as a manager would, without docs:
+    create → preview → quotas → launch → watch the queues fill."""
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    confirms = []
+    page.on("dialog", lambda d: (confirms.append(d.message), d.accept()))
+    page.goto(live_server + "/login")
+    page.fill("#login", "M-PL01")
+    page.fill("#password", "winback-demo")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/dormancy**")
+
+    page.click("nav >> text=Campaigns")
+    page.click("text=New campaign")
+    # A bad entry first: the form says what is wrong and keeps the input.
+    page.fill("#f-name", "Kraków autumn")
+    page.fill("#f-call_start", "21:00")
+    page.fill("#f-call_end", "20:00")
+    page.click("button:has-text('Save draft and preview')")
+    assert page.locator("#form-errors").is_visible()
+    assert page.input_value("#f-name") == "Kraków autumn"
+    page.fill("#f-call_start", "10:00")
+    page.check("input[name=stores][value=KRK-KAZIMIERZ]")
+    for bucket in ("d1", "d2", "d3", "d3plus"):
+        page.check(f"input[name=buckets][value={bucket}]")
+    page.click("button:has-text('Save draft and preview')")
+
+    page.wait_for_url("**/preview")
+    text = page.inner_text("main")
+    assert "eligible" in text and "Why clients are excluded" in text
+    page.screenshot(path=str(tmp_path / "campaign-preview.png"))
+
+    page.click("text=Set quotas →")
+    page.wait_for_url("**/quotas")
+    row = page.locator("tr", has_text="A-PL04")
+    row.locator("input[name^=target-]").fill("5")
+    page.click("button:has-text('Save quotas')")
+    page.wait_for_selector(".flash:has-text('Quotas saved')")
+
+    page.click("ol.steps >> text=Launch")  # the last step of the draft's stepper
+    page.click("form button:has-text('Launch')")
+    assert confirms and "Launch" in confirms[-1]
+    # The page follows the assignment job (it reloads itself when the job
+    # ends), then shows the queue it filled; expect() retries across reloads.
+    from playwright.sync_api import expect
+    cells = page.locator("tr", has_text="A-PL04").locator("td")
+    expect(cells.nth(4)).to_have_text("5", timeout=60_000)  # items in the queue
+    expect(cells.nth(3)).to_have_text("5")  # target
+    expect(page.locator("main")).to_contain_text("ACTIVE", ignore_case=True)
+    page.screenshot(path=str(tmp_path / "campaign-launched.png"))

@@ -301,7 +301,16 @@ def run(campaign_id: int, *, move_absent: bool = False, progress=None) -> dict:
     agents = _agents(campaign_id)
     returned = 0
     if first:
+        if conn.dialect.name == "postgresql":
+            # The per-client aggregate over every visit streams through the
+            # covering (client, status, date) INCLUDE (amount) index in client
+            # order; PostgreSQL's cost model prefers a hash table of a million
+            # groups, which is 2.5× slower (cache misses): 7.7 s against 3.1 s
+            # for 10M visits. Only for this statement.
+            conn.exec_driver_sql("SET LOCAL enable_hashagg = off")
         _materialise(camp, now)
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL enable_hashagg = on")
         e = ELIG.c
         cand = (select(e.client_id.label("key"), e.language, e.store_id, e.priority)
                 .where(e.holdout == 0).subquery("cand"))

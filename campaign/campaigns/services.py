@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import flag_modified
 
 from ..accounts.models import Staff, Store
 from ..core import audit, clock, jobs
@@ -120,7 +121,8 @@ def update_campaign(camp: Campaign, data: dict, actor_id: int | None, *, version
     return camp
 
 
-def delete_draft(camp: Campaign, actor_id: int | None) -> None:
+def delete_draft(camp: Campaign, actor_id: int | None, *, version=None) -> None:
+    _check_version(camp, version)
     if camp.status != "draft":
         raise Conflict("only a draft can be deleted; close a launched campaign instead")
     audit.record("campaign.delete", actor_id=actor_id, target=f"campaign:{camp.id}", name=camp.name)
@@ -169,6 +171,8 @@ def set_quotas(camp: Campaign, rows, actor_id: int | None, *, version=None) -> l
         if sid not in keep:
             db.session.delete(q)
     camp.updated_at = now  # bumps the version: two managers editing the grid see a 409
+    # …even when ``now`` equals the last update (a pinned clock): force the UPDATE.
+    flag_modified(camp, "updated_at")
     db.session.flush()
     audit.record("campaign.quotas", actor_id=actor_id, target=f"campaign:{camp.id}",
                  agents=len(cleaned), total=sum(r["target"] for r in cleaned))
@@ -234,3 +238,16 @@ def set_status(camp: Campaign, new: str, actor_id: int | None, *, version=None) 
     db.session.flush()
     audit.record("campaign.status", actor_id=actor_id, target=f"campaign:{camp.id}", old=old, new=new)
     return camp
+
+
+def close_open_items(client_id: int, reason: str, now) -> int:
+    """A client who may no longer be called leaves every queue: their open
+    items (pool, queued, claimed, callback, retry) are closed with the reason.
+    Holdout items stay: the control group is measured, never called."""
+    res = db.session.execute(
+        update(CampaignItem)
+        .where(CampaignItem.client_id == client_id,
+               CampaignItem.status.in_(("pool", "queued", "claimed", "callback", "retry")))
+        .values(status="closed", closed_at=now, close_reason=reason)
+        .execution_options(synchronize_session=False))
+    return res.rowcount or 0

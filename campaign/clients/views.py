@@ -1,15 +1,34 @@
-"""Manager pages: the dormancy overview, the clients behind each number, the client card."""
+"""Manager pages: the dormancy overview, the clients behind each number, the
+client card and a manager's changes on it (ban, lift, do-not-contact, "asked
+to be contacted").
+
+Features that come later (campaigns) add panels to the card without this
+package importing them: ``register_card_panel`` at app setup, and the card
+includes each panel's template.
+"""
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
-from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from ..accounts.auth import roles_required
+from ..core import clock
 from ..core.errors import ValidationError
-from . import queries, rules
+from ..extensions import db
+from . import queries, rules, services
 
 bp = Blueprint("clients", __name__)
+
+# app.extensions key: functions fn(client_id, now) -> (template name, context) for the card.
+CARD_PANELS = "winback.card_panels"
+
+
+def register_card_panel(blueprint: Blueprint, fn) -> None:
+    """Add a panel to the client card when ``blueprint`` is registered on an app."""
+    blueprint.record_once(lambda state: state.app.extensions.setdefault(CARD_PANELS, []).append(fn))
 
 
 def _as_of(errors: list) -> date | None:
@@ -98,8 +117,42 @@ def card(ref):
     card = queries.client_card(ref, as_of)
     if card is None:
         abort(404, description="No client with that reference.")
-    return render_template("clients/card.html", card=card, errors=errors,
+    client = services.by_ref(ref)
+    now = clock.utcnow_naive()
+    panels = [fn(client.id, now) for fn in current_app.extensions.get(CARD_PANELS, ())]
+    return render_template("clients/card.html", card=card, client=client, panels=panels, errors=errors,
                            bounds=tuple(current_app.config["BUCKET_BOUNDS"]),
                            bucket_label=rules.bucket_label, TIER_LABELS=rules.TIER_LABELS,
-                           money_text=rules.money_text,
+                           money_text=rules.money_text, reason_max=services.REASON_MAX,
                            as_of_arg=as_of), 422 if errors else 200
+
+
+# A manager's changes on the card: each a small form with a reason, audited.
+_CARD_ACTIONS = {
+    "ban": (services.ban, "Banned: the client is excluded from campaigns."),
+    "lift-ban": (services.lift_ban, "Ban lifted: no-shows count again from now."),
+    "dnc": (services.set_do_not_contact, "Marked do-not-contact: the client will not be queued for calls."),
+    "dnc-clear": (services.clear_do_not_contact, "Do-not-contact cleared."),
+    "contact-requested": (partial(services.set_contact_requested, requested=True),
+                          "Noted: the client asked to be contacted."),
+    "contact-requested-clear": (partial(services.set_contact_requested, requested=False),
+                                "Noted: the client no longer asks to be contacted."),
+}
+
+
+@bp.post("/clients/<ref>/policy/<action>")
+@roles_required("manager")
+def card_action(ref, action):
+    if action not in _CARD_ACTIONS:
+        abort(404, description="No such change on the card.")
+    client = services.by_ref(ref)
+    change, done = _CARD_ACTIONS[action]
+    try:
+        change(client, reason=request.form.get("reason"), actor_id=current_user.id)
+    except ValidationError as exc:
+        db.session.rollback()
+        flash(f"Nothing changed. {exc.message}", "error")
+    else:
+        db.session.commit()
+        flash(done)
+    return redirect(url_for("clients.card", ref=ref, _anchor="policy-actions"))
