@@ -158,3 +158,12 @@ def test_reason_labels_cover_every_reason():
     assert set(rules.REASON_LABELS) == set(rules.REASONS)
     for r in rules.REASONS:
         assert rules.reason_sentence(r, cooldown_days=90, contact_cap=17)
+
+
+def test_card_lists_earlier_contacts(world, make_staff):
+    from campaign.clients.queries import client_card
+    ids = world["ids"]
+    ref = db.session.get(Client, ids["cooldown"]).ref
+    card = client_card(ref)
+    assert [c["channel"] for c in card["contacts"]] == ["call"] and card["contacts"][0]["reached"] is True
+    assert client_card(db.session.get(Client, ids["ok"]).ref)["contacts"] == []

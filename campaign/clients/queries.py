@@ -23,7 +23,7 @@ from ..core.errors import ValidationError
 from ..core.sql import day_number
 from ..extensions import db
 from . import rules
-from .models import Client, Visit
+from .models import Client, Contact, Visit
 
 EPOCH = date(1970, 1, 1)
 PER_PAGE = 50
@@ -422,10 +422,10 @@ def dormancy_page(as_of: date | None, *, store_ids=None, overdue_page: int = 1,
 def client_card(ref: str, as_of: date | None = None) -> dict | None:
     """Everything the client card shows (SPEC §2.1 fields, §6 card, §3 segment), or None.
 
-    ``as_of`` None means today in the client's store time zone. ``contacts`` is
-    an empty list until the calls feature records contacts; it will hold every
-    earlier contact with its outcome, newest first. Money is integer minor units
-    of the store currency. Three statements.
+    ``as_of`` None means today in the client's store time zone. ``contacts``
+    lists every earlier contact (calls and messages) with its outcome, newest
+    first. Money is integer minor units
+    of the store currency. Four statements.
     """
     row = db.session.execute(select(Client, Store).join(Store, Store.id == Client.store_id)
                              .where(Client.ref == ref)).first()
@@ -461,5 +461,9 @@ def client_card(ref: str, as_of: date | None = None) -> dict | None:
         "no_shows": int(seg["no_shows"]), "bucket": seg["bucket"], "tier": seg["tier"],
         "value_class": seg["value_class"], "days_since": seg["days_since"],
         "banned": bool(seg["banned"]), "overdue": bool(seg["overdue"]),
-        "contacts": [],
+        "contacts": [dict(r) for r in db.session.execute(
+            select(Contact.at, Contact.channel, Contact.reached, Contact.disposition, Contact.reason,
+                   Staff.name.label("staff_name"))
+            .outerjoin(Staff, Staff.id == Contact.staff_id)
+            .where(Contact.client_id == c.id).order_by(Contact.at.desc(), Contact.id.desc())).mappings()],
     }
