@@ -3,8 +3,10 @@
 
 Prints a table (figure, floor, ratio) and writes docs/BENCHMARKS.md.
 
-    python scripts/bench.py            # 1,000,000-row visits import, SQLite and PostgreSQL
-    python scripts/bench.py --small    # 100,000 rows, for CI (well under two minutes)
+    python scripts/bench.py                # everything below, full size
+    python scripts/bench.py --small        # CI sizes (imports: 100,000 rows; launch: 20,000 clients)
+    python scripts/bench.py --only import  # just the imports (1,000,000-row visits, SQLite and PostgreSQL)
+    python scripts/bench.py --only assign  # just the campaign launch (1M clients / 10M visits / 500 agents)
 
 Measured now:
 * import of a visits CSV through ``flask --app wsgi import visits FILE`` (a
@@ -12,6 +14,13 @@ Measured now:
   idempotent re-load, on SQLite and on PostgreSQL; floor: a raw load of the same
   file (PostgreSQL ``COPY`` into an untyped table; SQLite ``executemany`` of the
   parsed rows in one transaction).
+* a campaign launch on PostgreSQL (segmentation + contact policy + holdout +
+  assignment, one ``campaign_items`` row per eligible client) through
+  ``assignment.run`` in its own process; floor: one hand-written
+  ``INSERT … SELECT`` doing the same work naively. See scripts/bench_assign.py
+  (data generated set-based once, reused while its parameters hold).
+
+``--only`` rewrites only its own section of docs/BENCHMARKS.md and keeps the other.
 """
 from __future__ import annotations
 
@@ -173,43 +182,95 @@ def bench_import(name: str, url: str, files: dict[str, Path], rows: int, folder:
 def render(results: list[dict], args) -> str:
     lines = ["| figure | measured | floor | ratio | notes |", "|---|---|---|---|---|"]
     for r in results:
-        ratio = f"{r['seconds'] / r['floor_seconds']:.1f}×" if r.get("floor_seconds") else "—"
-        lines.append(f"| {r['figure']} | {r['value']} ({r['seconds']:.1f} s) | {r['floor']} | {ratio} | {r['note']} |")
+        ok = r.get("seconds") is not None
+        ratio = f"{r['seconds'] / r['floor_seconds']:.1f}×" if ok and r.get("floor_seconds") else "—"
+        measured = f"{r['value']} ({r['seconds']:.1f} s)" if ok else r["value"]
+        lines.append(f"| {r['figure']} | {measured} | {r['floor']} | {ratio} | {r['note']} |")
     return "\n".join(lines)
+
+
+SECTION = "<!-- bench:{} -->"
+
+
+def _sections(text: str) -> dict[str, str]:
+    """{name: body} of the marked sections of an existing BENCHMARKS.md; a file
+    from before the markers is all import section."""
+    out = {}
+    for name in ("import", "assign"):
+        start, end = SECTION.format(name), SECTION.format("/" + name)
+        if start in text and end in text:
+            out[name] = text.split(start, 1)[1].split(end, 1)[0].strip("\n")
+    if not out and text.strip():
+        body = text.split("\n| figure |", 1)
+        if len(body) == 2:
+            out["import"] = "## Imports\n\n| figure |" + body[1].rstrip("\n")
+    return out
+
+
+def import_section(results: list[dict], args) -> str:
+    return ("## Imports\n\n" + render(results, args) + "\n\nPeak RSS is the importing process's maximum "
+            "resident set (it includes the Python interpreter and the app, about 60–80 MiB on its own); it "
+            "stays flat as files grow because imports stream in batches.")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--small", action="store_true", help="100,000 visits (CI)")
-    ap.add_argument("--rows", type=int, default=None, help="visits rows (default 1,000,000)")
+    ap.add_argument("--small", action="store_true", help="CI sizes: 100,000 visits to import; 20,000 clients "
+                    "/ 200,000 visits / 50 agents to launch a campaign over")
+    ap.add_argument("--only", choices=("import", "assign"), help="run one benchmark (default: both)")
+    ap.add_argument("--rows", type=int, default=None, help="visits rows to import (default 1,000,000)")
     ap.add_argument("--pg-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG))
-    ap.add_argument("--no-pg", action="store_true")
-    ap.add_argument("--no-sqlite", action="store_true")
+    ap.add_argument("--no-pg", action="store_true", help="imports: skip PostgreSQL (and the launch benchmark)")
+    ap.add_argument("--no-sqlite", action="store_true", help="imports: skip SQLite")
     ap.add_argument("--data", default=str(ROOT / "bench-data"))
+    ap.add_argument("--repeat", type=int, default=None, help="launch: runs of app and floor (default 2; small 3)")
+    ap.add_argument("--regen", action="store_true", help="launch: generate its data again")
+    ap.add_argument("--profile", action="store_true", help="launch: one more app run with auto_explain plans")
+    ap.add_argument("--work-mem", default="256MB", help="launch: work_mem of the measured sessions ('' = server's)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "BENCHMARKS.md"))
     args = ap.parse_args()
-    rows = args.rows or (100_000 if args.small else 1_000_000)
-    folder = Path(args.data)
-    t0 = time.perf_counter()
-    files = make_files(folder, rows)
-    print(f"data: {files['visits']} ({files['visits'].stat().st_size / 2**20:.0f} MiB) "
-          f"ready in {time.perf_counter() - t0:.1f} s", flush=True)
+    out = Path(args.out)
+    sections = _sections(out.read_text(encoding="utf-8")) if out.exists() else {}
     results: list[dict] = []
-    if not args.no_sqlite:
-        results += bench_import("SQLite", f"sqlite:///{folder / 'bench.sqlite'}", files, rows, folder)
-        print(render(results, args), flush=True)
-    if not args.no_pg:
-        results += bench_import("PostgreSQL", args.pg_url, files, rows, folder)
-    table = render(results, args)
-    print(table)
+
+    if args.only in (None, "import"):
+        rows = args.rows or (100_000 if args.small else 1_000_000)
+        folder = Path(args.data)
+        t0 = time.perf_counter()
+        files = make_files(folder, rows)
+        print(f"data: {files['visits']} ({files['visits'].stat().st_size / 2**20:.0f} MiB) "
+              f"ready in {time.perf_counter() - t0:.1f} s", flush=True)
+        imports: list[dict] = []
+        if not args.no_sqlite:
+            imports += bench_import("SQLite", f"sqlite:///{folder / 'bench.sqlite'}", files, rows, folder)
+            print(render(imports, args), flush=True)
+        if not args.no_pg:
+            imports += bench_import("PostgreSQL", args.pg_url, files, rows, folder)
+        results += imports
+        sections["import"] = import_section(imports, args)
+
+    if args.only in (None, "assign") and not args.no_pg:
+        sys.path.insert(0, str(ROOT / "scripts"))
+        import bench_assign
+        launch = bench_assign.bench(args.pg_url, small=args.small, repeat=args.repeat, regen=args.regen,
+                                    profile=args.profile, work_mem=args.work_mem)
+        results += bench_assign.result_rows(launch)
+        sections["assign"] = bench_assign.markdown(launch).rstrip("\n")
+        if launch.get("profile"):
+            for st in bench_assign.top_statements(launch["profile"]["statements"], 5):
+                print(f"--- {st['seconds']:.2f} s, {st['rows']} rows\n{st['sql']}\n")
+            for n in launch["profile"]["notices"]:
+                print(n)
+
+    print(render(results, args))
     cpu = os.cpu_count()
-    doc = (f"# Benchmarks\n\nWritten by `python scripts/bench.py{' --small' if args.small else ''}` on "
-           f"{date.today().isoformat()} ({cpu} cores, Python {sys.version.split()[0]}). "
-           "Each figure stands beside its floor measured in the same run; ratio = our time / floor time.\n\n"
-           f"{table}\n\nPeak RSS is the importing process's maximum resident set (it includes the Python "
-           "interpreter and the app, about 60–80 MiB on its own); it stays flat as files grow because "
-           "imports stream in batches.\n")
-    Path(args.out).write_text(doc, encoding="utf-8")
+    how = "python scripts/bench.py" + (" --small" if args.small else "") + (f" --only {args.only}" if args.only else "")
+    body = "\n\n".join(f"{SECTION.format(name)}\n{sections[name]}\n{SECTION.format('/' + name)}"
+                       for name in ("import", "assign") if name in sections)
+    doc = (f"# Benchmarks\n\nWritten by `{how}` on {date.today().isoformat()} ({cpu} cores, Python "
+           f"{sys.version.split()[0]}); a section another command wrote is kept as it was. Each figure stands "
+           "beside its floor measured in the same run; ratio = our time / floor time.\n\n" + body + "\n")
+    out.write_text(doc, encoding="utf-8")
     print(f"wrote {args.out}")
 
 
