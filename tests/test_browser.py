@@ -86,16 +86,21 @@ BAD_CLIENTS = (
 )
 
 
+def sign_in(page, base: str, code: str) -> None:
+    """Sign in with the demo password through the form; a manager lands on Dormancy."""
+    page.goto(base + "/login")
+    page.fill("#login", code)
+    page.fill("#password", "winback-demo")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/dormancy**")
+
+
 def test_manager_imports_a_file_with_bad_rows_and_reads_dormancy(live_server, browser, tmp_path):
     page = browser.new_page(viewport={"width": 1366, "height": 768}, accept_downloads=True)
     dialogs = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
 
-    page.goto(live_server + "/")
-    page.fill("#login", "M-PL01")
-    page.fill("#password", "winback-demo")
-    page.keyboard.press("Enter")
-    page.wait_for_url("**/dormancy**")
+    sign_in(page, live_server, "M-PL01")
 
     # The dormancy table has the demo's clients in it.
     assert page.locator("table").first.is_visible()
@@ -128,11 +133,7 @@ def test_manager_creates_previews_sets_quotas_launches_and_watches(live_server, 
     page = browser.new_page(viewport={"width": 1366, "height": 768})
     confirms = []
     page.on("dialog", lambda d: (confirms.append(d.message), d.accept()))
-    page.goto(live_server + "/login")
-    page.fill("#login", "M-PL01")
-    page.fill("#password", "winback-demo")
-    page.keyboard.press("Enter")
-    page.wait_for_url("**/dormancy**")
+    sign_in(page, live_server, "M-PL01")
 
     page.click("nav >> text=Campaigns")
     page.click("text=New campaign")

@@ -319,70 +319,62 @@ def agent_queue(campaign_id, code):
 
 # ------------------------------------------------------------------ buttons
 
+def _button(campaign_id: int, change, failed: str, done: str, to: str | None = None):
+    """A dashboard button: lock the campaign, make one change, commit, flash,
+    redirect; a refusal (422/409) flashes why and changes nothing."""
+    camp = services.get(campaign_id, for_update=True)
+    version = request.form.get("version") or None
+    try:
+        change(camp, version)
+    except (ValidationError, Conflict) as exc:
+        db.session.rollback()
+        flash(f"{failed}: {_message(exc)}", "error")
+        return _back_to(campaign_id)
+    db.session.commit()
+    flash(done)
+    return redirect(to or url_for("campaigns.show", campaign_id=campaign_id))
+
+
 @bp.post("/campaigns/<int:campaign_id>/launch")
 @roles_required(*MANAGER)
 def launch(campaign_id):
-    camp = services.get(campaign_id, for_update=True)
-    try:
-        services.launch(camp, current_user.id, version=request.form.get("version") or None)
-    except (ValidationError, Conflict) as exc:
-        db.session.rollback()
-        flash(f"The campaign was not launched: {_message(exc)}", "error")
-        return _back_to(campaign_id)
-    db.session.commit()
-    flash("Launched. The assignment is running; the queues fill in when it finishes.")
-    return redirect(url_for("campaigns.show", campaign_id=campaign_id))
+    return _button(campaign_id, lambda camp, v: services.launch(camp, current_user.id, version=v),
+                   "The campaign was not launched",
+                   "Launched. The assignment is running; the queues fill in when it finishes.")
+
+
+_STATUS_DONE = {
+    "active": "Resumed: agents get clients from this campaign again.",
+    "paused": "Paused: agents get no clients from this campaign until you resume it.",
+    "closed": "Closed: every open queue item is closed and its client is free for other campaigns.",
+}
 
 
 @bp.post("/campaigns/<int:campaign_id>/status")
 @roles_required(*MANAGER)
 def set_status(campaign_id):
     new = request.form.get("status") or ""
-    camp = services.get(campaign_id, for_update=True)
-    try:
-        services.set_status(camp, new, current_user.id, version=request.form.get("version") or None)
-    except (ValidationError, Conflict) as exc:
-        db.session.rollback()
-        flash(f"Nothing changed: {_message(exc)}", "error")
-        return _back_to(campaign_id)
-    db.session.commit()
-    flash({"active": "Resumed: agents get clients from this campaign again.",
-           "paused": "Paused: agents get no clients from this campaign until you resume it.",
-           "closed": "Closed: every open queue item is closed and its client is free for other campaigns."}[new])
-    return redirect(url_for("campaigns.show", campaign_id=campaign_id))
+    return _button(campaign_id, lambda camp, v: services.set_status(camp, new, current_user.id, version=v),
+                   "Nothing changed", _STATUS_DONE.get(new, ""))
 
 
 @bp.post("/campaigns/<int:campaign_id>/assign")
 @roles_required(*MANAGER)
 def assign(campaign_id):
     move_absent = request.form.get("move_absent") == "1"
-    camp = services.get(campaign_id, for_update=True)
-    try:
-        services.start_assignment(camp, current_user.id, move_absent=move_absent)
-    except (ValidationError, Conflict) as exc:
-        db.session.rollback()
-        flash(f"The assignment did not start: {_message(exc)}", "error")
-        return _back_to(campaign_id)
-    db.session.commit()
-    flash("Absent agents' untouched items are going back to the pool and on to agents with room."
-          if move_absent else "The assignment is running again; only the difference moves.")
-    return redirect(url_for("campaigns.show", campaign_id=campaign_id))
+    return _button(campaign_id,
+                   lambda camp, v: services.start_assignment(camp, current_user.id, move_absent=move_absent),
+                   "The assignment did not start",
+                   "Absent agents' untouched items are going back to the pool and on to agents with room."
+                   if move_absent else "The assignment is running again; only the difference moves.")
 
 
 @bp.post("/campaigns/<int:campaign_id>/delete")
 @roles_required(*MANAGER)
 def delete(campaign_id):
-    camp = services.get(campaign_id, for_update=True)
-    name = camp.name
-    try:
-        services.delete_draft(camp, current_user.id, version=request.form.get("version") or None)
-    except (ValidationError, Conflict) as exc:
-        db.session.rollback()
-        flash(f"Not deleted: {_message(exc)}", "error")
-        return _back_to(campaign_id)
-    db.session.commit()
-    flash(f"Draft “{name}” deleted.")
-    return redirect(url_for("campaigns.index"))
+    name = services.get(campaign_id).name
+    return _button(campaign_id, lambda camp, v: services.delete_draft(camp, current_user.id, version=v),
+                   "Not deleted", f"Draft “{name}” deleted.", to=url_for("campaigns.index"))
 
 
 # ------------------------------------------------------------------ the client card
