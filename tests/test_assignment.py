@@ -296,3 +296,53 @@ def test_stale_version_is_a_conflict(ctx):
     db.session.commit()
     with pytest.raises(Conflict):
         services.update_campaign(camp, {"name": "Mine"}, None, version=version)
+
+
+def test_two_managers_launching_at_once_launch_once(app, ctx, make_store, make_staff, wait_for_job):
+    """Real commits on two connections: one launch wins, the other is refused
+    (409 or a stale version), and the campaign gets one assignment job."""
+    import threading
+
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from campaign.core.errors import Conflict
+    from campaign.core.models import Job
+    store = make_store()
+    agent = make_staff()
+    add_clients(store, 10, step=1)
+    camp = new_campaign()
+    quotas(camp, [(agent, 10)])
+    cid = camp.id
+    db.session.remove()
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def launch_once():
+        with app.app_context():
+            try:
+                barrier.wait(timeout=10)
+                # PostgreSQL: the row lock makes the second wait, then see "active".
+                # SQLite: both read the draft; the version column refuses the second.
+                c = services.get(cid, for_update=True)
+                services.launch(c, None)
+                db.session.commit()
+                outcomes.append("launched")
+            except (Conflict, StaleDataError):
+                db.session.rollback()
+                outcomes.append("refused")
+            except Exception as exc:  # reported by the assertion below
+                db.session.rollback()
+                outcomes.append(f"error {type(exc).__name__}")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=launch_once) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(outcomes) == ["launched", "refused"], outcomes
+    jobs = db.session.scalars(select(Job).where(Job.kind == "campaign_assign")).all()
+    assert len(jobs) == 1
+    assert wait_for_job(jobs[0].id).status == "finished"
+    assert len(items(db.session.get(type(camp), cid))) == 10
