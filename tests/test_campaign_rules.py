@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from campaign.campaigns import rules
+from campaign.campaigns import capacity, rules
 
 
 @pytest.mark.parametrize("current,new,ok", [
@@ -81,7 +81,7 @@ def _oracle_greedy(caps, speaks, order):
     for lang in order:
         trial = dict(placed)
         trial[lang] = trial.get(lang, 0) + 1
-        if rules.feasible(caps, speaks, trial):
+        if capacity.feasible(caps, speaks, trial):
             placed = trial
         else:
             placed.setdefault(lang, 0)
@@ -113,7 +113,7 @@ def test_greedy_by_priority_matches_client_by_client_oracle(inst):
     speaks = {i: sorted(inst["speaks"][i]) for i in caps}
     order = inst["order"]
     bins, exact = _bins(order, inst["size"])
-    got = rules.greedy_by_priority(caps, speaks, bins, exact)
+    got = capacity.greedy_by_priority(caps, speaks, bins, exact)
     want = _oracle_greedy(caps, speaks, order)
     assert {k: v for k, v in got.items() if v} == {k: v for k, v in want.items() if v}
 
@@ -124,8 +124,8 @@ def test_balanced_split_carries_exactly_the_placed_counts(inst):
     caps = {i: c for i, c in enumerate(inst["caps"])}
     speaks = {i: sorted(inst["speaks"][i]) for i in caps}
     bins, exact = _bins(inst["order"], inst["size"])
-    placed = rules.greedy_by_priority(caps, speaks, bins, exact)
-    split = rules.balanced_split(caps, speaks, placed)
+    placed = capacity.greedy_by_priority(caps, speaks, bins, exact)
+    split = capacity.balanced_split(caps, speaks, placed)
     for lang, n in placed.items():
         assert sum(v for (a, lg), v in split.items() if lg == lang) == n
     for agent, cap in caps.items():
@@ -137,7 +137,7 @@ def test_balanced_split_carries_exactly_the_placed_counts(inst):
 def test_balanced_split_shares_load_in_proportion_to_quota():
     caps = {"a": 100, "b": 50, "c": 50}
     speaks = {"a": ["en"], "b": ["en"], "c": ["en"]}
-    split = rules.balanced_split(caps, speaks, {"en": 100})
+    split = capacity.balanced_split(caps, speaks, {"en": 100})
     assert split == {("a", "en"): 50, ("b", "en"): 25, ("c", "en"): 25}
 
 
@@ -148,17 +148,17 @@ def test_greedy_reroutes_through_a_multilingual_agent():
     speaks = {0: ["x", "y"], 1: ["y"]}
     order = ["y", "x", "y"]
     bins, exact = _bins(order, 3)
-    assert rules.greedy_by_priority(caps, speaks, bins, exact) == {"y": 1, "x": 1}
+    assert capacity.greedy_by_priority(caps, speaks, bins, exact) == {"y": 1, "x": 1}
 
 
 def test_forecast_shares_contested_agents_in_proportion_to_demand():
     caps = {"a": 100}
     speaks = {"a": ["en", "pl"]}
-    got = rules.placeable(caps, speaks, {"en": 50, "pl": 150})
+    got = capacity.placeable(caps, speaks, {"en": 50, "pl": 150})
     assert got == {"en": 25, "pl": 75}
-    assert rules.placeable({"a": 10, "b": 10}, {"a": ["en"], "b": ["pl"]}, {"en": 5, "pl": 30}) == \
+    assert capacity.placeable({"a": 10, "b": 10}, {"a": ["en"], "b": ["pl"]}, {"en": 5, "pl": 30}) == \
         {"en": 5, "pl": 10}
-    assert rules.placeable({"a": 10}, {"a": ["en"]}, {"ja": 4}) == {"ja": 0}
+    assert capacity.placeable({"a": 10}, {"a": ["en"]}, {"ja": 4}) == {"ja": 0}
 
 
 @settings(max_examples=100, deadline=None)
@@ -169,7 +169,7 @@ def test_forecast_places_the_maximum(inst):
     demand = {}
     for lang in inst["order"]:
         demand[lang] = demand.get(lang, 0) + 1
-    got = rules.placeable(caps, speaks, demand)
-    assert rules.feasible(caps, speaks, got)
-    assert sum(got.values()) == rules._flow(caps, speaks, demand)[0]
+    got = capacity.placeable(caps, speaks, demand)
+    assert capacity.feasible(caps, speaks, got)
+    assert sum(got.values()) == capacity._flow(caps, speaks, demand)[0]
     assert all(0 <= got[k] <= demand[k] for k in demand)

@@ -12,12 +12,12 @@ per-agent numbers — a few hundred values — never a row per client.
    and all of an absent agent's when moving absent agents' work.
 3. **Which**: per language, the clients placed are a prefix of that
    language's priority order, as long as the agents who speak it have quota
-   (``rules.greedy_by_priority``: the matroid greedy over languages, exact
+   (``capacity.greedy_by_priority``: the matroid greedy over languages, exact
    when agents speak several languages). So a client left in the pool never
    outranks a placed client of the same language.
 4. **Who**: each agent's remaining quota is split between their languages so
    that every agent carries the same share of their quota as far as the
-   languages allow (``rules.balanced_split``). Within a language, clients of
+   languages allow (``capacity.balanced_split``). Within a language, clients of
    a store go to that store's agents first (an evenly spread sample of the
    store's list, so the A/B/C mix is kept), then the rest are dealt in
    priority order over interleaved slots — slot k of an agent with capacity
@@ -40,7 +40,7 @@ from ..accounts.models import Staff, StaffLanguage
 from ..core import clock
 from ..core.errors import Conflict, NotFound
 from ..extensions import db
-from . import policy, rules
+from . import capacity, policy, rules
 from .models import Campaign, CampaignItem, Quota
 
 HIST_BINS = 2048
@@ -141,9 +141,9 @@ def _demand(cand) -> dict:
 
 
 def _placed_counts(cand, caps: dict, speaks: dict, demand: dict) -> dict:
-    """{language: n placed} by SPEC §5 "which" (see ``rules.greedy_by_priority``)."""
+    """{language: n placed} by SPEC §5 "which" (see ``capacity.greedy_by_priority``)."""
     known = {lang: n for lang, n in demand.items() if lang is not None}
-    if rules.feasible(caps, speaks, known):
+    if capacity.feasible(caps, speaks, known):
         return known
     total = sum(known.values())
     span = db.session.scalar(select(func.max(cand.c.priority)))
@@ -163,7 +163,7 @@ def _placed_counts(cand, caps: dict, speaks: dict, demand: dict) -> dict:
                    cand.c.priority <= (i + 1) * size)
             .order_by(cand.c.priority)))
 
-    placed = rules.greedy_by_priority(caps, speaks, bins, exact)
+    placed = capacity.greedy_by_priority(caps, speaks, bins, exact)
     assert sum(placed.values()) <= total
     return placed
 
@@ -332,7 +332,7 @@ def run(campaign_id: int, *, move_absent: bool = False, progress=None) -> dict:
     spoken = sorted({lang for a in agents if not a["absent"] and a["target"] > 0 for lang in a["languages"]})
     demand = _demand(cand)
     placed = _placed_counts(cand, caps, speaks, demand)
-    split = rules.balanced_split(caps, speaks, placed)
+    split = capacity.balanced_split(caps, speaks, placed)
     store_of = {a["staff_id"]: a["store_id"] for a in agents}
     if split:
         conn.execute(insert(CAPS), [{"staff_id": sid, "language": lang, "store_id": store_of[sid], "cap": n}

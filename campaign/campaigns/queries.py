@@ -14,7 +14,7 @@ from ..accounts.models import Staff, StaffLanguage, StaffRole, Store
 from ..clients.models import Client, Contact, Visit
 from ..core.sql import day_number
 from ..extensions import db
-from . import policy, rules
+from . import capacity, policy, rules
 from .models import Campaign, CampaignItem, Quota
 
 ITEMS_PAGE_MAX = 5000
@@ -60,15 +60,15 @@ def preview(camp: Campaign, now: datetime) -> dict:
     caps = {a["staff_id"]: a["target"] for a in agents if not a["absent"] and a["target"] > 0}
     speaks = {a["staff_id"]: a["languages"] for a in agents}
     known = {lang: n for lang, n in demand.items() if lang is not None}
-    forecast = rules.placeable(caps, speaks, known) if known else {}
+    forecast = capacity.placeable(caps, speaks, known) if known else {}
     languages = []
     for lang in sorted(set(demand) | {lg for a in agents for lg in a["languages"]}, key=lambda x: (x is None, x)):
         speakers = [a for a in agents if lang in a["languages"] and not a["absent"] and a["target"] > 0]
-        capacity = sum(a["target"] for a in speakers)
+        quota = sum(a["target"] for a in speakers)
         need = demand.get(lang, 0)
         placed = forecast.get(lang, 0)
         languages.append({
-            "language": lang, "demand": need, "capacity": capacity, "agents": len(speakers),
+            "language": lang, "demand": need, "capacity": quota, "agents": len(speakers),
             "shared": any(len(a["languages"]) > 1 for a in speakers),
             "placed": placed, "pool": need - placed,
             "pool_reason": None if need == placed else (
