@@ -106,6 +106,7 @@ def _demo_campaigns() -> list[str]:
             {"name": name, "buckets": ["d1", "d2", "d3", "d3plus"], "tiers": ["regular", "one_time"],
              "stores": stores, "holdout_share": 0.1, "offers": ["free_trial", "renewal_discount"]},
             actor_id=None)
+        camp.holdout_seed = 7001 + len(lines)  # the same demo draws the same holdout every time
         campaigns.set_quotas(camp, [{"employee_code": code, "target": t} for code, t in targets.items()],
                              actor_id=None)
         if launched:
