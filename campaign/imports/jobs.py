@@ -17,7 +17,7 @@ from ..core.models import Job, JobFileChunk
 from ..extensions import db
 from . import rules
 from .models import ImportReject
-from .services import Import, ListRejects
+from .upsert import Import, ListRejects
 
 
 def run_import(job: Job, progress) -> dict:
