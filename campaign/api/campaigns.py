@@ -48,10 +48,6 @@ def campaign_json(camp: Campaign, *, counts: dict | None = None) -> dict:
     return out
 
 
-def _campaign(campaign_id: int) -> Campaign:
-    return services.get(campaign_id)
-
-
 @bp.post("/campaigns")
 @api_roles("manager")
 def create_campaign():
@@ -74,7 +70,7 @@ def list_campaigns():
 @bp.get("/campaigns/<int:campaign_id>")
 @api_roles("manager")
 def get_campaign(campaign_id):
-    camp = _campaign(campaign_id)
+    camp = services.get(campaign_id)
     return jsonify(campaign_json(camp, counts=queries.counts(camp)))
 
 
@@ -88,7 +84,7 @@ def patch_campaign(campaign_id):
         return error
     if not isinstance(body, dict):
         return api_error(422, "invalid", "send a JSON object")
-    camp = _campaign(campaign_id)
+    camp = services.get(campaign_id)
     merged = {**campaign_json(camp), **body}
     services.update_campaign(camp, merged, g.api_user.id, version=body.get("version"))
     db.session.commit()
@@ -98,7 +94,7 @@ def patch_campaign(campaign_id):
 @bp.get("/campaigns/<int:campaign_id>/preview")
 @api_roles("manager")
 def preview(campaign_id):
-    camp = _campaign(campaign_id)
+    camp = services.get(campaign_id)
     pv = queries.preview(camp, clock.utcnow_naive())
     return jsonify({"eligible": pv["eligible"], "holdout": pv["holdout"], "targeted": pv["targeted"],
                     "excluded": pv["excluded"], "excluded_any": pv["excluded_any"],
@@ -114,7 +110,7 @@ def _quota_json(camp):
 @bp.get("/campaigns/<int:campaign_id>/quotas")
 @api_roles("manager")
 def get_quotas(campaign_id):
-    return jsonify(_quota_json(_campaign(campaign_id)))
+    return jsonify(_quota_json(services.get(campaign_id)))
 
 
 @bp.put("/campaigns/<int:campaign_id>/quotas")
@@ -179,7 +175,7 @@ def set_status(campaign_id):
 def items(campaign_id):
     """Items in id order, ``limit`` (default 1000, at most 5000) per page from
     ``after`` (an item id); the next page's URL is in the ``Link`` header."""
-    camp = _campaign(campaign_id)
+    camp = services.get(campaign_id)
     status = request.args.get("status") or None
     if status and status not in ITEM_STATUSES:
         return api_error(422, "invalid", f"status must be one of {', '.join(ITEM_STATUSES)}")

@@ -40,7 +40,7 @@ from ..accounts.models import Staff, StaffLanguage
 from ..core import clock
 from ..core.errors import Conflict, NotFound
 from ..extensions import db
-from . import capacity, policy, rules
+from . import capacity, policy, queries
 from .models import Campaign, CampaignItem, Quota
 
 HIST_BINS = 2048
@@ -87,15 +87,10 @@ def _drop_temps(conn) -> None:
 # ------------------------------------------------------------------ agents
 
 def _agents(campaign_id: int) -> list[dict]:
-    """Agents with a quota row: target, absent, store, languages, current load."""
-    load = (select(CampaignItem.staff_id, func.count().label("n"))
-            .where(CampaignItem.campaign_id == campaign_id, CampaignItem.staff_id.is_not(None))
-            .group_by(CampaignItem.staff_id).subquery())
+    """Agents with a quota row: target, absent, store, languages."""
     rows = db.session.execute(
-        select(Quota.staff_id, Quota.target, Quota.absent, Staff.store_id,
-               func.coalesce(load.c.n, 0).label("load"))
+        select(Quota.staff_id, Quota.target, Quota.absent, Staff.store_id)
         .join(Staff, Staff.id == Quota.staff_id)
-        .outerjoin(load, load.c.staff_id == Quota.staff_id)
         .where(Quota.campaign_id == campaign_id)).mappings().all()
     langs = defaultdict(list)
     for sid, lang in db.session.execute(
@@ -296,8 +291,8 @@ def run(campaign_id: int, *, move_absent: bool = False, progress=None) -> dict:
         mb = int(current_app.config["ASSIGN_WORK_MEM_MB"])
         conn.exec_driver_sql(f"SET LOCAL work_mem = '{mb}MB'")
     _reset_temps(conn)
-    first = db.session.scalar(select(func.count()).select_from(
-        select(CampaignItem.id).where(CampaignItem.campaign_id == campaign_id).limit(1).subquery())) == 0
+    first = db.session.scalar(select(CampaignItem.id)
+                              .where(CampaignItem.campaign_id == campaign_id).limit(1)) is None
     agents = _agents(campaign_id)
     returned = 0
     if first:
@@ -372,7 +367,7 @@ def run(campaign_id: int, *, move_absent: bool = False, progress=None) -> dict:
                            .execution_options(synchronize_session=False))
     _drop_temps(conn)
     progress(0.9)
-    counts = item_counts(campaign_id)
+    counts = queries.item_counts(campaign_id)
     # UPDATE … FROM reports no row count on SQLite: count placements instead.
     with_agent = db.session.scalar(select(func.count()).where(CampaignItem.campaign_id == campaign_id,
                                                               CampaignItem.staff_id.is_not(None)))
@@ -393,22 +388,4 @@ def _materialise(camp: Campaign, now: datetime) -> None:
     db.session.execute(insert(ELIG).from_select(
         ["client_id", "client_ref", "store_id", "language", "value_class", "days_since", "wronged",
          "holdout", "priority"], src))
-
-
-def item_counts(campaign_id: int) -> dict:
-    """Items by status and pool reason, in one statement."""
-    rows = db.session.execute(
-        select(CampaignItem.status, CampaignItem.pool_reason, func.count())
-        .where(CampaignItem.campaign_id == campaign_id)
-        .group_by(CampaignItem.status, CampaignItem.pool_reason)).all()
-    by_status = defaultdict(int)
-    reasons = defaultdict(int)
-    for status, reason, n in rows:
-        by_status[status] += n
-        if status == "pool":
-            reasons[reason or "quota_full"] += n
-    total = sum(by_status.values())
-    return {"eligible": total, "holdout": by_status["holdout"], "pool": by_status["pool"],
-            "assigned": total - by_status["holdout"] - by_status["pool"],
-            "by_status": dict(by_status), "pool_reasons": dict(reasons)}
 

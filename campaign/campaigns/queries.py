@@ -130,6 +130,26 @@ def quota_grid(camp: Campaign, *, all_agents: bool = False) -> list[dict]:
              "has_quota": r["quota_staff"] is not None} for r in rows]
 
 
+def item_counts(campaign_id: int) -> dict:
+    """The campaign's items: eligible (all), holdout, pool, assigned,
+    attempted, by status and the pool's reasons. One statement."""
+    rows = db.session.execute(
+        select(CampaignItem.status, CampaignItem.pool_reason, func.count(),
+               func.sum(case((CampaignItem.attempts > 0, 1), else_=0)))
+        .where(CampaignItem.campaign_id == campaign_id)
+        .group_by(CampaignItem.status, CampaignItem.pool_reason)).all()
+    by_status, reasons, attempted = defaultdict(int), defaultdict(int), 0
+    for status, reason, n, att in rows:
+        by_status[status] += n
+        attempted += int(att or 0)
+        if status == "pool":
+            reasons[reason or "quota_full"] += n
+    total = sum(by_status.values())
+    return {"eligible": total, "holdout": by_status["holdout"], "pool": by_status["pool"],
+            "assigned": total - by_status["holdout"] - by_status["pool"], "attempted": attempted,
+            "by_status": dict(by_status), "pool_reasons": dict(reasons)}
+
+
 def counts(camp: Campaign) -> dict:
     """Live counts of SPEC §9: pool, holdout, assigned, attempted, reached,
     converted (plus items by status and pool reasons). Two statements.
@@ -142,18 +162,7 @@ def counts(camp: Campaign) -> dict:
     call's UTC date here; conversions credited to agents (scoring) use the
     store-local date.
     """
-    rows = db.session.execute(
-        select(CampaignItem.status, CampaignItem.pool_reason,
-               func.count().label("n"),
-               func.sum(case((CampaignItem.attempts > 0, 1), else_=0)).label("attempted"))
-        .where(CampaignItem.campaign_id == camp.id)
-        .group_by(CampaignItem.status, CampaignItem.pool_reason)).all()
-    by_status, reasons, attempted = defaultdict(int), defaultdict(int), 0
-    for status, reason, n, att in rows:
-        by_status[status] += n
-        attempted += int(att or 0)
-        if status == "pool":
-            reasons[reason or "quota_full"] += n
+    items_now = item_counts(camp.id)
     calls = (select(Contact.client_id, Contact.at)
              .where(Contact.campaign_id == camp.id, Contact.channel == "call", Contact.reached)
              .subquery())
@@ -166,11 +175,7 @@ def counts(camp: Campaign) -> dict:
     reached_n, converted_n = db.session.execute(
         select(select(func.count(func.distinct(calls.c.client_id))).scalar_subquery(),
                select(func.count()).select_from(converted).scalar_subquery())).one()
-    total = sum(by_status.values())
-    return {"pool": by_status["pool"], "holdout": by_status["holdout"],
-            "assigned": total - by_status["pool"] - by_status["holdout"],
-            "attempted": attempted, "reached": int(reached_n or 0), "converted": int(converted_n or 0),
-            "eligible": total, "by_status": dict(by_status), "pool_reasons": dict(reasons)}
+    return {**items_now, "reached": int(reached_n or 0), "converted": int(converted_n or 0)}
 
 
 def agent_queues(camp: Campaign) -> list[dict]:
