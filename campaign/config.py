@@ -73,4 +73,21 @@ def from_env(env=None, instance_path: str | None = None) -> dict:
         "CONTACT_CAP": _int(env, "WINBACK_CONTACT_CAP", 17),
         # PostgreSQL work_mem for an assignment run (its sorts and rankings).
         "ASSIGN_WORK_MEM_MB": _int(env, "WINBACK_ASSIGN_WORK_MEM_MB", 256),
+        # Outbox (docs/outbox.md): e-mail over SMTP, SMS over an HTTP gateway, timed sending.
+        "SMTP_HOST": env.get("WINBACK_SMTP_HOST") or None,
+        "SMTP_PORT": _int(env, "WINBACK_SMTP_PORT", 0) or None,
+        "SMTP_FROM": env.get("WINBACK_SMTP_FROM") or None,
+        "SMTP_USER": env.get("WINBACK_SMTP_USER") or None,
+        "SMTP_PASSWORD": env.get("WINBACK_SMTP_PASSWORD") or None,
+        "SMTP_STARTTLS": env.get("WINBACK_SMTP_STARTTLS", "").strip().lower() in ("1", "true", "yes"),
+        "SMTP_SSL": env.get("WINBACK_SMTP_SSL", "").strip().lower() in ("1", "true", "yes"),
+        "SMTP_TIMEOUT": _int(env, "WINBACK_SMTP_TIMEOUT", 30),
+        "SMS_GATEWAY_URL": env.get("WINBACK_SMS_GATEWAY_URL") or None,
+        "SMS_GATEWAY_TOKEN": env.get("WINBACK_SMS_GATEWAY_TOKEN") or None,
+        "SMS_TIMEOUT": _int(env, "WINBACK_SMS_TIMEOUT", 15),
+        "SMS_INBOUND_SECRET": env.get("WINBACK_SMS_INBOUND_SECRET") or None,
+        "OUTBOX_MAX_ATTEMPTS": _int(env, "WINBACK_OUTBOX_MAX_ATTEMPTS", 5),
+        "OUTBOX_RETRY_SECONDS": _int(env, "WINBACK_OUTBOX_RETRY_SECONDS", 60),
+        "OUTBOX_TICK_SECONDS": _int(env, "WINBACK_OUTBOX_TICK_SECONDS", 60),
+        "OUTBOX_KICK": env.get("WINBACK_OUTBOX_KICK", "1").strip().lower() not in ("0", "false", "no"),
     }
