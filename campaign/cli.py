@@ -9,6 +9,8 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from .extensions import db
+from .outbox.cli import outbox_group
+from .outbox.ticker import start_ticker
 
 IMPORT_KINDS = ("stores", "staff", "clients", "visits")
 
@@ -18,6 +20,7 @@ def init_app(app) -> None:
         app.cli.add_command(command)
     app.cli.add_command(token_group)
     app.cli.add_command(user_group)
+    app.cli.add_command(outbox_group)
 
 
 @click.command("import")
@@ -77,7 +80,10 @@ def segments_command(as_of, store):
 @click.command("worker")
 @with_appcontext
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
-def worker_command(burst):
+@click.option("--ticker/--no-ticker", default=True, show_default=True,
+              help="Also look every OUTBOX_TICK_SECONDS for timed messages that are due (letters, "
+                   "reminders); off for a worker that serves a test suite with a pinned clock.")
+def worker_command(burst, ticker):
     """Run an RQ worker on all of the app's queues (needs REDIS_URL)."""
     from redis import Redis
     from rq import SimpleWorker
@@ -90,6 +96,8 @@ def worker_command(burst):
     conn = Redis.from_url(url)
     # SimpleWorker runs jobs in this process, inside this app context, so a job
     # uses the same configuration and connection pool as the CLI gave it.
+    if ticker and not burst:
+        start_ticker(current_app._get_current_object())
     SimpleWorker(list(QUEUES), connection=conn).work(burst=burst, with_scheduler=True)
 
 
@@ -117,6 +125,7 @@ def serve_command(host, port, threads):
             def post_worker_init(worker):
                 if embedded:
                     jobs.requeue_unfinished(app)
+                    start_ticker(app)
             self.cfg.set("post_worker_init", post_worker_init)
 
         def load(self):

@@ -9,7 +9,15 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-from flask import current_app, has_app_context
+from flask import current_app, g, has_app_context
+
+
+JOB_PIN = "winback_job_now"
+
+
+def pinned_value() -> str | None:
+    """The pinned "now" as configured (None on the real clock)."""
+    return current_app.config.get("WINBACK_NOW") if has_app_context() else None
 
 
 def parse_pinned(value: str) -> datetime:
@@ -21,7 +29,10 @@ def parse_pinned(value: str) -> datetime:
 
 def now() -> datetime:
     """Aware UTC datetime: the pinned clock if configured, else the real one."""
-    pinned = current_app.config.get("WINBACK_NOW") if has_app_context() else None
+    pinned = None
+    if has_app_context():
+        # A job started under a pinned clock runs under the same pin (jobs.execute sets it).
+        pinned = g.get(JOB_PIN) or current_app.config.get("WINBACK_NOW")
     if pinned:
         return parse_pinned(pinned)
     return datetime.now(timezone.utc)

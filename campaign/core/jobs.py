@@ -19,7 +19,7 @@ import logging
 import threading
 import traceback
 
-from flask import current_app, has_app_context
+from flask import current_app, g, has_app_context
 from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
@@ -38,11 +38,13 @@ JOB_TIMEOUT_SECONDS = 4 * 3600
 HANDLERS: dict[str, str] = {
     "import": "campaign.imports.jobs:run_import",
     "campaign_assign": "campaign.campaigns.jobs:run_assignment",
+    "outbox_dispatch": "campaign.outbox.jobs:run_dispatch",
     "noop": "campaign.core.jobs:_noop",
     "fail": "campaign.core.jobs:_fail",
 }
 
 _PENDING_KEY = "winback_pending_jobs"
+_PIN_PARAM = "_now"
 
 
 def _noop(job: Job, progress) -> dict:
@@ -61,7 +63,12 @@ def start(kind: str, *, starter_id: int | None, params: dict | None = None) -> J
     """Create the job row in the current transaction; enqueue after commit."""
     if kind not in HANDLERS:
         raise ValueError(f"unknown job kind {kind!r}")
-    job = Job(kind=kind, starter_id=starter_id, params=params or {}, status="queued",
+    params = dict(params or {})
+    if clock.pinned_value():
+        # Demos and end-to-end tests pin the clock; the job runs under the same pin
+        # wherever it runs (another process has its own configuration).
+        params[_PIN_PARAM] = clock.pinned_value()
+    job = Job(kind=kind, starter_id=starter_id, params=params, status="queued",
               progress=0.0, created_at=clock.utcnow_naive())
     db.session.add(job)
     db.session.flush()
@@ -102,6 +109,9 @@ def execute(job_id: str) -> dict | None:
                            .values(progress=max(0.0, min(1.0, float(fraction)))))
         db.session.commit()
 
+    pin = job.params.get(_PIN_PARAM) if isinstance(job.params, dict) else None
+    if pin:
+        setattr(g, clock.JOB_PIN, pin)
     try:
         result = body(job, progress)
     except Exception as exc:
@@ -112,6 +122,8 @@ def execute(job_id: str) -> dict | None:
         db.session.commit()
         log.error("job %s (%s) failed\n%s", job_id, job.kind, traceback.format_exc())
         raise
+    finally:
+        g.pop(clock.JOB_PIN, None)
     db.session.execute(update(Job).where(Job.id == job_id).values(
         status="finished", progress=1.0, result=result, finished_at=clock.utcnow_naive()))
     db.session.commit()
