@@ -59,3 +59,13 @@ def test_execute_is_idempotent_for_a_finished_job(ctx, wait_for_job):
     wait_for_job(job.id)
     db.session.expire_all()
     assert jobs.execute(job.id) == {"ok": True, "echo": 1}
+
+
+def test_a_pinned_clock_travels_with_the_job(ctx, pin_clock, wait_for_job):
+    """Demos and end-to-end tests pin "now"; a job they start runs under the
+    same pin, even in a worker process with its own configuration (CI)."""
+    pin_clock("2026-06-02T10:00:00+00:00")
+    job = jobs.start("noop", starter_id=None, params={"tell_time": True})
+    db.session.commit()
+    done = wait_for_job(job.id)
+    assert done.result["now"] == "2026-06-02T10:00:00+00:00"

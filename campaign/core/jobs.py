@@ -50,7 +50,10 @@ _PIN_PARAM = "_now"
 def _noop(job: Job, progress) -> dict:
     """A job that does nothing; used by tests of the seam itself."""
     progress(1.0)
-    return {"ok": True, "echo": job.params.get("echo")}
+    out = {"ok": True, "echo": job.params.get("echo")}
+    if job.params.get("tell_time"):
+        out["now"] = clock.now().isoformat()
+    return out
 
 
 def _fail(job: Job, progress) -> dict:
