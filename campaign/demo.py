@@ -104,7 +104,9 @@ def _demo_campaigns() -> list[str]:
     for name, stores, targets, launched in DEMO_CAMPAIGNS:
         camp = campaigns.create_campaign(
             {"name": name, "buckets": ["d1", "d2", "d3", "d3plus"], "tiers": ["regular", "one_time"],
-             "stores": stores, "holdout_share": 0.1, "offers": ["free_trial", "renewal_discount"]},
+             "stores": stores, "holdout_share": 0.1, "offers": ["free_trial", "renewal_discount"],
+             # Demo only: open all day, so the call workspace can be tried at any hour.
+             "calling_hours": {"start": "00:00", "end": "23:59"}},
             actor_id=None)
         camp.holdout_seed = 7001 + len(lines)  # the same demo draws the same holdout every time
         campaigns.set_quotas(camp, [{"employee_code": code, "target": t} for code, t in targets.items()],

@@ -61,3 +61,13 @@ def quotas(camp, rows, actor=None):
                                for s, t, *more in rows for extra in [more[0] if more else {}]],
                         actor.id if actor else None)
     db.session.commit()
+
+
+def launch(camp):
+    """Activate and run the assignment in this process (the job body, without the queue)."""
+    from campaign.campaigns import assignment
+    camp.status = "active"
+    db.session.commit()
+    result = assignment.run(camp.id)
+    db.session.commit()
+    return result

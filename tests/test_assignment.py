@@ -13,7 +13,7 @@ from sqlalchemy import event, func, select, update
 from campaign.campaigns import assignment, queries, rules, services
 from campaign.campaigns.models import CampaignItem
 from campaign.extensions import db
-from tests.campaign_helpers import add_clients, new_campaign, quotas
+from tests.campaign_helpers import add_clients, launch, new_campaign, quotas
 
 NOW = "2026-06-01T09:00:00+00:00"
 
@@ -21,14 +21,6 @@ NOW = "2026-06-01T09:00:00+00:00"
 @pytest.fixture(autouse=True)
 def _clock(pin_clock):
     pin_clock(NOW)
-
-
-def launch(camp):
-    camp.status = "active"
-    db.session.commit()
-    result = assignment.run(camp.id)
-    db.session.commit()
-    return result
 
 
 def rerun(camp, **kw):

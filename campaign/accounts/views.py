@@ -22,6 +22,8 @@ def _home_for(user) -> str:
         return url_for("clients.dormancy")
     if user.has_role("admin"):
         return url_for("imports.upload")
+    if user.has_role("agent"):
+        return url_for("calls.work")
     return url_for("accounts.account")
 
 

@@ -146,6 +146,11 @@ class CampaignItem(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     assigned_at: Mapped[datetime | None]
     claimed_at: Mapped[datetime | None]
+    # Each claim gets a fresh token: an outcome sent from a tab holding an older
+    # claim of the same item is refused (the item was taken again meanwhile).
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    # The status the item had when claimed; an expired claim returns to it.
+    claimed_from: Mapped[str | None] = mapped_column(String(10))
     due_at: Mapped[datetime | None]  # a callback or retry is due from then
     booked_for: Mapped[datetime | None]  # an appointment agreed on the call (UTC)
     closed_at: Mapped[datetime | None]

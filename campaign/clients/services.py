@@ -102,6 +102,16 @@ def set_do_not_contact(client: Client, reason: str | None, actor_id: int | None)
     return client
 
 
+def mark_moved_away(client: Client, reason: str | None, actor_id: int | None) -> Client:
+    """The client moved away (said on a call): out of every queue and every
+    future campaign until a manager says otherwise."""
+    reason = _reason(reason)
+    client.moved_away = True
+    _touch(client, "client.moved_away", actor_id, reason)
+    _excluded(client, "moved_away")
+    return client
+
+
 def clear_do_not_contact(client: Client, reason: str | None, actor_id: int | None) -> Client:
     reason = _reason(reason)
     if not client.do_not_contact:

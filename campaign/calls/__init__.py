@@ -1,0 +1,1 @@
+"""The call: claiming the next client, logging outcomes and their effects (SPEC §6)."""
