@@ -86,13 +86,14 @@ BAD_CLIENTS = (
 )
 
 
-def sign_in(page, base: str, code: str) -> None:
-    """Sign in with the demo password through the form; a manager lands on Dormancy."""
+def sign_in(page, base: str, code: str, lands: str = "**/dormancy**") -> None:
+    """Sign in with the demo password through the form; a manager lands on
+    Dormancy, an agent on the call workspace."""
     page.goto(base + "/login")
     page.fill("#login", code)
     page.fill("#password", "winback-demo")
     page.keyboard.press("Enter")
-    page.wait_for_url("**/dormancy**")
+    page.wait_for_url(lands)
 
 
 def test_manager_imports_a_file_with_bad_rows_and_reads_dormancy(live_server, browser, tmp_path):
@@ -173,3 +174,32 @@ def test_manager_creates_previews_sets_quotas_launches_and_watches(live_server, 
     expect(cells.nth(3)).to_have_text("5")  # target
     expect(page.locator("main")).to_contain_text("ACTIVE", ignore_case=True)
     page.screenshot(path=str(tmp_path / "campaign-launched.png"))
+
+
+def test_agent_takes_a_client_walks_the_script_and_logs_with_the_keyboard(live_server, browser, tmp_path):
+    """Issue 4: sign in as an agent, take the next client, walk the script, log
+    an outcome with the keyboard only, and get the next client."""
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    sign_in(page, live_server, "A-JP01", lands="**/work**")
+    page.screenshot(path=str(tmp_path / "work-start.png"))
+    page.keyboard.press("n")
+    page.wait_for_selector("#outcome-form")
+    first = page.locator("#client-name").inner_text()
+    script = page.locator(".script .step:not([hidden])")
+    assert script.count() == 1, "one step at a time"
+    greeting = script.inner_text()
+    assert "{" not in greeting
+    # Step 1 asks whether now is a good time: answer it with the keyboard.
+    answer = page.locator(".script .step:not([hidden]) .answer").first
+    answer.focus()
+    page.keyboard.press("Enter")
+    assert page.locator(".script .step:not([hidden])").inner_text() != greeting, "the answer moved the script on"
+    page.locator("body").focus()
+    page.keyboard.press("6")  # will visit
+    assert page.locator("input[name=disposition][value=will_visit]").is_checked()
+    page.screenshot(path=str(tmp_path / "work-call.png"), full_page=True)
+    page.keyboard.press("Enter")  # save & next
+    page.wait_for_selector(".flash")
+    assert "Saved: Will visit" in page.locator(".flash").first.inner_text()
+    page.wait_for_selector("#outcome-form")
+    assert page.locator("#client-name").inner_text() != first, "the next client is on screen"

@@ -29,7 +29,7 @@ def _local_input(now: datetime, tz: str, *, days: int = 0, hour: int | None = No
     if hour is not None:
         local = local.replace(hour=hour, minute=0)
     else:
-        local = (local + timedelta(hours=1)).replace(minute=0)
+        local = (local + timedelta(minutes=90)).replace(minute=0)  # the next full hour, ≥ 30 min ahead
     return local.strftime("%Y-%m-%dT%H:%M")
 
 
