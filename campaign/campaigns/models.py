@@ -24,8 +24,9 @@ POOL_REASONS = ("no_agent_language", "quota_full")
 
 
 class Script(db.Model):
-    """A call script. Its steps, branches and translations come with the call
-    workspace; a campaign refers to one (the default when none is chosen)."""
+    """A call script; a campaign refers to one (the default when none is chosen).
+    Its steps, branches, remedies and translations are ``script_texts`` rows
+    (``campaign/scripts``)."""
 
     __tablename__ = "scripts"
 

@@ -55,6 +55,11 @@ def reason_sentence(reason: str, *, cooldown_days: int, contact_cap: int) -> str
     }[reason]
 
 
+# Why a client stopped coming (DOMAIN.md), in the order agents see them: the
+# reason code of a call outcome and the answers of the script's reason step.
+REASON_CODES = ("parking", "moved", "service", "technique", "mismatch", "pushy_sales", "price",
+                "policy", "personal", "other")
+
 # Reason codes of an outcome that mean the business was at fault: such
 # clients (and those with an open complaint) are called first.
 SERVICE_FAILURE_REASONS = ("service", "technique", "pushy_sales")

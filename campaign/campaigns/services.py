@@ -27,7 +27,7 @@ def _invalid(errors: dict[str, str]) -> ValidationError:
 
 
 def default_script() -> Script:
-    """The shipped win-back script (its steps come with the call workspace)."""
+    """The shipped win-back script's row (its texts: ``campaign/scripts``)."""
     script = db.session.scalar(select(Script).where(Script.is_default.is_(True)))
     if script is None:
         script = Script(name=DEFAULT_SCRIPT_NAME, is_default=True, created_at=clock.utcnow_naive())
