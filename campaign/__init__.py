@@ -72,12 +72,18 @@ def _register_blueprints(app: Flask) -> None:
     from .campaigns.views import bp as campaigns_bp
     from .clients.views import bp as clients_bp
     from .extensions import csrf
+    from .calls.views import bp as calls_bp
     from .imports.views import bp as imports_bp
+    from .outbox.views import bp as outbox_bp
+    from .scripts.views import bp as scripts_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(imports_bp)
     app.register_blueprint(clients_bp)
     app.register_blueprint(campaigns_bp)
+    app.register_blueprint(calls_bp)
+    app.register_blueprint(scripts_bp)
+    app.register_blueprint(outbox_bp)
     # The API authenticates with bearer tokens, never cookies, so CSRF does not apply.
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)

@@ -4,3 +4,6 @@ from .clients.models import Client, Contact, Visit  # noqa: F401
 from .core.models import AuditLog, Job, JobFileChunk  # noqa: F401
 from .imports.models import ImportReject  # noqa: F401
 from .campaigns.models import Campaign, CampaignItem, Quota, Script  # noqa: F401
+from .calls import models as calls_models  # noqa: F401,E402
+from .scripts import models as scripts_models  # noqa: F401,E402
+from .outbox import models as outbox_models  # noqa: F401,E402

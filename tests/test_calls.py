@@ -370,3 +370,17 @@ def test_progress_counts_today_and_what_is_left(world, pin_clock):
     [p] = queries.progress(agent, clock.now())
     assert (p["calls_today"], p["target"], p["done"], p["open"], p["left_today"]) == (2, 6, 1, 5, 5)
     assert p["waiting"] == 1, "the busy client waits for the retry delay"
+
+
+def test_script_answers_are_checked_and_fill_the_reason_and_consent(world):
+    agent = world["agent"]
+    a = claim(agent)
+    with pytest.raises(ValidationError) as err:
+        services.log_outcome(a.item_id, agent, {"disposition": "will_visit", "answers": {"reason": "weather"}},
+                             clock.now())
+    db.session.rollback()
+    assert "answers.reason" in err.value.details
+    o = log(agent, a, disposition="not_interested", answers={"greeting": "yes", "reason": "price",
+                                                             "follow_up": "no"})
+    assert (o.reason, o.consent, o.answers["greeting"]) == ("price", False, "yes")
+    assert db.session.get(Client, o.client_id).consent_call is False

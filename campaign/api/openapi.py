@@ -8,6 +8,12 @@ from ..accounts.auth import public
 from . import bp
 from .openapi_campaigns import PATHS as CAMPAIGN_PATHS
 from .openapi_campaigns import SCHEMAS as CAMPAIGN_SCHEMAS
+from .openapi_calls import PATHS as CALL_PATHS
+from .openapi_calls import SCHEMAS as CALL_SCHEMAS
+from .openapi_outbox import PATHS as OUTBOX_PATHS
+from .openapi_outbox import SCHEMAS as OUTBOX_SCHEMAS
+from .openapi_scripts import PATHS as SCRIPT_PATHS
+from .openapi_scripts import SCHEMAS as SCRIPT_SCHEMAS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -117,6 +123,9 @@ def document() -> dict:
                 "responses": {"200": {"description": "the card", "content": {"application/json": {"schema": _CARD}}},
                               "404": _err("no such client"), **_STD}}},
             **CAMPAIGN_PATHS,
+            **CALL_PATHS,
+            **SCRIPT_PATHS,
+            **OUTBOX_PATHS,
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
@@ -134,6 +143,9 @@ def document() -> dict:
                     "progress": {"type": "number", "minimum": 0, "maximum": 1},
                     "result": {"type": ["object", "null"]}, "error": {"type": ["string", "null"]}}},
                 **CAMPAIGN_SCHEMAS,
+                **CALL_SCHEMAS,
+                **SCRIPT_SCHEMAS,
+                **OUTBOX_SCHEMAS,
             },
         },
     }

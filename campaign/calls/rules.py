@@ -9,13 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from ..campaigns.rules import OFFERS, InputErrors
+from ..campaigns.rules import OFFERS, REASON_CODES, InputErrors
 from .models import DISPOSITIONS
 
-# Reason codes an agent notes when the client says why they stopped coming
-# (DOMAIN.md); the script shows the remedy for each.
-REASON_CODES = ("parking", "moved", "service", "technique", "mismatch", "pushy_sales", "price",
-                "policy", "personal", "other")
 
 REASON_LABELS = {
     "parking": "Hard to park or get there", "moved": "Moved house or job",
@@ -44,6 +40,11 @@ UNREACHED = ("no_answer", "busy", "voicemail", "wrong_number")
 # Dispositions that close the item (the rest come back: a retry or a callback).
 CLOSING = ("wrong_number", "booked", "will_visit", "not_interested", "do_not_contact", "moved_away",
            "complaint")
+
+# Script steps whose answers are outcome fields (the shipped script's keys):
+# the reason question's answers are reason codes; the follow-up question's
+# yes/no is the "may we contact you later?" consent.
+REASON_STEP, CONSENT_STEP = "reason", "follow_up"
 
 CLAIM_MINUTES = 15            # a claim not closed in this time returns to the queue
 NOTES_MAX = 4000
@@ -157,6 +158,10 @@ def parse_outcome(data, *, now: datetime, tz: str, answer_keys: dict | None = No
             if answer_keys is not None and answer not in answer_keys.get(step, ()):
                 errors[f"answers.{step}"] = f"{answer!r} is not an answer of the script step {step!r}"
         out.answers = dict(answers)
+        if out.reason is None and answers.get(REASON_STEP) in REASON_CODES:
+            out.reason = answers[REASON_STEP]
+        if out.consent is None and answers.get(CONSENT_STEP) in ("yes", "no"):
+            out.consent = answers[CONSENT_STEP] == "yes"
     corrects = data.get("corrects")
     if corrects not in (None, ""):
         try:
