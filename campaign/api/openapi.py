@@ -14,12 +14,7 @@ from .openapi_outbox import PATHS as OUTBOX_PATHS
 from .openapi_outbox import SCHEMAS as OUTBOX_SCHEMAS
 from .openapi_scripts import PATHS as SCRIPT_PATHS
 from .openapi_scripts import SCHEMAS as SCRIPT_SCHEMAS
-
-_ERROR = {"$ref": "#/components/schemas/Error"}
-
-
-def _err(description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": _ERROR}}}
+from .openapi_common import err as _err, json_body as _json
 
 
 _STD = {"401": _err("missing, unknown or revoked token"), "403": _err("the token's roles do not allow this")}

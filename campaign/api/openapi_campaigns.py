@@ -4,16 +4,7 @@ from __future__ import annotations
 from ..campaigns.models import ITEM_STATUSES
 from ..campaigns.rules import OFFERS, REASONS
 from ..clients.rules import BUCKETS, TIERS
-
-_ERROR = {"$ref": "#/components/schemas/Error"}
-
-
-def _err(description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": _ERROR}}}
-
-
-def _json(description: str, schema: dict) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+from .openapi_common import err as _err, json_body as _json
 
 
 _STD = {"401": _err("missing, unknown or revoked token"), "403": _err("only managers manage campaigns")}

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from ..outbox.rules import STOP_KEYWORDS
+from .openapi_common import ERROR as _ERROR
 
-_ERROR = {"$ref": "#/components/schemas/Error"}
 
 PATHS: dict = {
     "/sms/inbound": {"post": {

@@ -3,16 +3,7 @@ from __future__ import annotations
 
 from ..campaigns.rules import OFFERS
 from ..scripts.rules import PLACEHOLDERS, REASON_CODES
-
-_ERROR = {"$ref": "#/components/schemas/Error"}
-
-
-def _err(description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": _ERROR}}}
-
-
-def _json(description: str, schema: dict) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+from .openapi_common import err as _err, json_body as _json
 
 
 def _ref(name: str) -> dict:
