@@ -189,7 +189,32 @@ def test_claim_is_a_fixed_number_of_statements(world):
         claim(agent)
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
-    assert len(statements) == 3, "stores, campaigns, the claim"
+    assert len(statements) == 2, "the campaigns (with the stores' zones), the claim"
+
+
+def test_the_workspace_is_a_fixed_number_of_statements(world, ctx, make_visit):
+    """Card (3) + script (1): the same for a client with many visits or contacts."""
+    agent = world["agent"]
+    agent.store_id
+    counts = []
+    for _ in range(2):
+        c = claim(agent)
+        agent.name  # loaded, as current_user is in a request
+        statements = []
+
+        def count(_conn, _cursor, sql, *_args):
+            statements.append(sql)
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            ws = queries.workspace(c, agent, clock.now())
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        counts.append(len(statements))
+        client = db.session.get(Client, c.client_id)
+        for day in range(1, 30):
+            make_visit(client, f"2026-03-{day:02d}")
+    assert counts == [4, 4], statements
+    assert ws["client"]["visits"] >= 2 and ws["script"]["steps"]
 
 
 # ------------------------------------------------------------------ outcomes

@@ -64,7 +64,9 @@ class Staff(UserMixin, db.Model):
     team = relationship(Team, lazy="joined")
     store = relationship(Store, lazy="joined")
     role_rows = relationship(StaffRole, lazy="selectin", cascade="all, delete-orphan")
-    language_rows = relationship(StaffLanguage, lazy="selectin", cascade="all, delete-orphan",
+    # Loaded when read (lists that show languages ask for them with selectinload):
+    # most requests, the agent's "next client" among them, never need them.
+    language_rows = relationship(StaffLanguage, lazy="select", cascade="all, delete-orphan",
                                  order_by=StaffLanguage.language)
 
     @property

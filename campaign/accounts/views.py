@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from ..core.errors import NotFound
 from ..extensions import db
@@ -116,7 +117,7 @@ def change_password():
 @roles_required("admin")
 def users():
     page = max(1, request.args.get("page", 1, type=int))
-    q = select(Staff).order_by(Staff.employee_code)
+    q = select(Staff).options(selectinload(Staff.language_rows)).order_by(Staff.employee_code)
     pagination = db.paginate(q, page=page, per_page=50, error_out=False)
     tokens = db.session.scalars(select(ApiToken).where(ApiToken.revoked_at.is_(None))
                                 .order_by(ApiToken.created_at.desc())).all()

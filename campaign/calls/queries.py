@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import BigInteger, case, cast, func, select
+from sqlalchemy import BigInteger, and_, case, cast, func, select
 
 from ..accounts.models import Staff, Store
 from ..campaigns.models import Campaign, CampaignItem, Quota
@@ -26,23 +26,27 @@ from .services import _naive, day_start
 
 
 def card(client_id: int, *, value_class: str | None = None) -> dict:
-    """The client card of SPEC §6 for the call: four statements."""
+    """The client card of SPEC §6 for the call: three statements (the client,
+    their visits' totals with the last visit, their contacts)."""
     c, store = db.session.execute(select(Client, Store).join(Store, Store.id == Client.store_id)
                                   .where(Client.id == client_id)).one()
     today = clock.local_today(store.timezone)
     completed = Visit.status == "completed"
-    agg = db.session.execute(
-        select(func.sum(case((completed, 1), else_=0)).label("visits"),
-               cast(func.sum(case((completed, func.coalesce(Visit.amount, 0)), else_=0)), BigInteger)
-               .label("spend"),
-               func.sum(case((Visit.status == "no_show", 1), else_=0)).label("no_shows"))
-        .where(Visit.client_id == c.id, Visit.local_date <= today)).one()
-    last = db.session.execute(
-        select(Visit.local_date, Visit.service, Visit.amount, Visit.served_by,
-               Staff.name.label("staff_name"))
-        .outerjoin(Staff, Staff.employee_code == Visit.served_by)
-        .where(Visit.client_id == c.id, completed, Visit.local_date <= today)
-        .order_by(Visit.local_date.desc(), Visit.visited_at.desc(), Visit.id.desc()).limit(1)).first()
+    mine = and_(Visit.client_id == c.id, Visit.local_date <= today)
+    agg = (select(func.sum(case((completed, 1), else_=0)).label("visits"),
+                  cast(func.sum(case((completed, func.coalesce(Visit.amount, 0)), else_=0)), BigInteger)
+                  .label("spend"),
+                  func.sum(case((Visit.status == "no_show", 1), else_=0)).label("no_shows"))
+           .where(mine).subquery())
+    last_id = (select(Visit.id).where(mine, completed)
+               .order_by(Visit.local_date.desc(), Visit.visited_at.desc(), Visit.id.desc()).limit(1)
+               .scalar_subquery())
+    row = db.session.execute(
+        select(agg.c.visits, agg.c.spend, agg.c.no_shows, Visit.local_date, Visit.service, Visit.amount,
+               Visit.served_by, Staff.name.label("staff_name"))
+        .select_from(agg).outerjoin(Visit, Visit.id == last_id)
+        .outerjoin(Staff, Staff.employee_code == Visit.served_by)).one()
+    last = row if row.local_date is not None else None
     history = db.session.execute(
         select(Contact.id, Contact.at, Contact.channel, Contact.reached, Contact.disposition, Contact.reason,
                Contact.resolved_at, Staff.name.label("staff_name"), Campaign.name.label("campaign"))
@@ -50,7 +54,7 @@ def card(client_id: int, *, value_class: str | None = None) -> dict:
         .outerjoin(Campaign, Campaign.id == Contact.campaign_id)
         .where(Contact.client_id == c.id).order_by(Contact.at.desc(), Contact.id.desc()).limit(50)
     ).mappings().all()
-    visits = int(agg.visits or 0)
+    visits = int(row.visits or 0)
     days_since = (today - last.local_date).days if last else None
     bounds = tuple(current_app.config["BUCKET_BOUNDS"])
     return {
@@ -64,8 +68,8 @@ def card(client_id: int, *, value_class: str | None = None) -> dict:
         "do_not_contact": bool(c.do_not_contact), "notes": c.notes,
         "tier": client_rules.tier_for(visits), "bucket": client_rules.bucket_for(days_since, bounds),
         "value_class": value_class, "days_since": days_since,
-        "visits": visits, "spend": int(agg.spend or 0), "currency": store.currency,
-        "no_shows": int(agg.no_shows or 0),
+        "visits": visits, "spend": int(row.spend or 0), "currency": store.currency,
+        "no_shows": int(row.no_shows or 0),
         "last_visit": None if last is None else {
             "date": last.local_date.isoformat(), "service": last.service, "amount": last.amount,
             "served_by": last.staff_name or last.served_by},
@@ -179,20 +183,20 @@ def complaints(*, open_only: bool = True, page: int = 1, per_page: int = 50):
 
 def workspace(claim, staff: Staff, now: datetime) -> dict:
     """Everything the call needs once an item is claimed: the item, the card,
-    the script rendered for this client in their language, the offers."""
-    item = db.session.get(CampaignItem, claim.item_id)
-    camp = db.session.get(Campaign, claim.campaign_id)
-    card_ = card(claim.client_id, value_class=item.value_class)
-    offers = [{"key": k, "label": OFFERS[k]} for k in (camp.offers or [])]
+    the script rendered for this client in their language, the offers. The
+    claim already carries the item's and the campaign's fields."""
+    camp = claim.campaign
+    card_ = card(claim.client_id, value_class=claim.value_class)
+    offers = [{"key": k, "label": OFFERS[k]} for k in camp["offers"] if k in OFFERS]
     offer_label = offers[0]["label"] if offers else None
     return {
-        "item_id": item.id, "campaign_id": camp.id, "campaign": camp.name,
+        "item_id": claim.item_id, "campaign_id": claim.campaign_id, "campaign": camp["name"],
         "claim": claim.token, "claimed_at": claim.claimed_at.isoformat() + "Z",
         "expires_at": claim.expires_at.isoformat() + "Z",
-        "attempts": item.attempts, "max_attempts": camp.max_attempts,
-        "returned_from": item.claimed_from,
+        "attempts": claim.attempts, "max_attempts": camp["max_attempts"],
+        "returned_from": claim.claimed_from,
         "client": card_, "warnings": warnings(card_), "offers": offers,
-        "script": scripts.render(camp.script_id, card_["language"],
+        "script": scripts.render(camp["script_id"], card_["language"],
                                  script_context(card_, staff, offer_label)),
     }
 

@@ -8,12 +8,14 @@ from, or answers 409. Services flush, never commit.
 """
 from __future__ import annotations
 
+import functools
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, false, func, literal, or_, select, true, union_all, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..accounts.models import Staff, Store
 from ..campaigns.models import Campaign, CampaignItem, Quota
@@ -42,11 +44,6 @@ def day_start(tz_name: str | None, now: datetime) -> datetime:
     return _naive(datetime.combine(local.date(), time(0), tzinfo=tz))
 
 
-def store_zones() -> dict[int, str]:
-    """Every store's time zone (a few dozen rows at most)."""
-    return dict(db.session.execute(select(Store.id, Store.timezone)).all())
-
-
 def _in_hours(start: time, end: time, local_now: datetime) -> bool:
     t = local_now.time()
     return start <= t < end
@@ -62,82 +59,142 @@ class Claim:
     token: str
     claimed_at: datetime  # naive UTC
     expires_at: datetime  # naive UTC
+    value_class: str | None = None
+    attempts: int = 0
+    claimed_from: str | None = None
+    campaign: dict | None = None  # name, max_attempts, script_id, offers (what the workspace shows)
 
 
-def _claimable(staff: Staff, now: datetime, campaign_id: int | None):
-    """The WHERE clause of "an item this agent may take now", built from the
-    agent's active campaigns (calling hours per store time zone, daily cap).
-    Two small statements; None when no campaign is open to them right now."""
-    naive, me = _naive(now), staff.id
-    zones = store_zones()
-    since = day_start(zones.get(staff.store_id), now)
+@functools.lru_cache(maxsize=4)
+def _campaigns_statement(one_campaign: bool):
+    """Built once per process (only the bound values change per call)."""
     calls_today = (select(func.count(Outcome.id))
-                   .where(Outcome.staff_id == me, Outcome.campaign_id == Campaign.id,
-                          Outcome.at >= since, Outcome.corrects_id.is_(None))
+                   .where(Outcome.staff_id == bindparam("me"), Outcome.campaign_id == Campaign.id,
+                          Outcome.at >= bindparam("since"), Outcome.corrects_id.is_(None))
                    .scalar_subquery())
-    q = (select(Campaign.id, Campaign.call_start, Campaign.call_end, Quota.daily_cap,
-                calls_today.label("calls_today"))
+    q = (select(Campaign.id, Campaign.name, Campaign.call_start, Campaign.call_end, Campaign.max_attempts,
+                Campaign.script_id, Campaign.offers, Quota.daily_cap, calls_today.label("calls_today"),
+                Store.id.label("store_id"), Store.timezone)
          .join(Quota, Quota.campaign_id == Campaign.id)
-         .where(Quota.staff_id == me, Campaign.status == "active"))
+         .join(Store, true())
+         .where(Quota.staff_id == bindparam("me"), Campaign.status == "active"))
+    return q.where(Campaign.id == bindparam("campaign_id")) if one_campaign else q
+
+
+def _open_campaigns(staff: Staff, now: datetime, campaign_id: int | None) -> tuple[list, dict]:
+    """The agent's active campaigns with today's call count, and every store's
+    time zone: one statement (campaigns × stores, a few dozen rows)."""
+    since = day_start(staff.store.timezone if staff.store else None, now)
+    params = {"me": staff.id, "since": since}
     if campaign_id is not None:
-        q = q.where(Campaign.id == campaign_id)
-    campaigns = db.session.execute(q).all()
-    if not campaigns:
-        return None
+        params["campaign_id"] = campaign_id
+    campaigns, zones = {}, {}
+    for r in db.session.execute(_campaigns_statement(campaign_id is not None), params):
+        campaigns.setdefault(r.id, r)
+        zones[r.store_id] = r.timezone
+    return list(campaigns.values()), zones
+
+
+def _branches(campaigns, zones: dict, now: datetime):
+    """Per campaign: the stores inside its calling hours now, and whether the
+    day's cap leaves only promised callbacks."""
     local = {sid: now.astimezone(ZoneInfo(tz)) for sid, tz in zones.items()}
-    kind = case((CampaignItem.status == "claimed", CampaignItem.claimed_from), else_=CampaignItem.status)
-    branches = []
+    out = []
     for c in campaigns:
         open_stores = [sid for sid, t in local.items() if _in_hours(c.call_start, c.call_end, t)]
-        if not open_stores:
-            continue
-        branch = and_(CampaignItem.campaign_id == c.id, CampaignItem.store_id.in_(open_stores))
-        if c.daily_cap is not None and c.calls_today >= c.daily_cap:
-            # The day's cap is reached: only promised callbacks still come.
-            branch = and_(branch, kind == "callback")
-        branches.append(branch)
-    if not branches:
-        return None
-    expiry = naive - timedelta(minutes=rules.CLAIM_MINUTES)
-    state = or_(CampaignItem.status == "queued",
-                and_(CampaignItem.status.in_(("callback", "retry")), CampaignItem.due_at <= naive),
-                and_(CampaignItem.status == "claimed", CampaignItem.claimed_at <= expiry))
-    return and_(CampaignItem.staff_id == me, state, or_(*branches)), kind
+        if open_stores:
+            capped = c.daily_cap is not None and c.calls_today >= c.daily_cap
+            out.append((c.id, open_stores, capped))
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _claim_statement(shape: tuple[bool, ...], postgres: bool):
+    """The claim for agents whose open campaigns have this shape (one flag per
+    campaign: its daily cap is reached). Built once per shape and process;
+    campaign ids, store lists, the agent and the times are bound per call."""
+    item = CampaignItem
+    kind = case((item.status == "claimed", item.claimed_from), else_=item.status)
+    rank = case((kind == "callback", 0), (kind == "retry", 1), else_=2)
+
+    def where_open(callbacks_only: bool):
+        parts = [and_(item.campaign_id == bindparam(f"c{i}"), item.store_id.in_(bindparam(f"s{i}", expanding=True)))
+                 for i, capped in enumerate(shape) if callbacks_only or not capped]
+        return or_(*parts) if parts else false()
+
+    kinds = (
+        # (rank, state, order, scope: True = capped campaigns too, False = uncapped only, None = expired claims)
+        (0, and_(item.status == "callback", item.due_at <= bindparam("now")), (item.due_at, item.id), True),
+        (1, and_(item.status == "retry", item.due_at <= bindparam("now")), (item.due_at, item.id), False),
+        (None, and_(item.status == "claimed", item.claimed_at <= bindparam("expiry")),
+         (item.claimed_at, item.id), None),
+        (2, item.status == "queued", (item.priority, item.id), False),
+    )
+    firsts = []
+    for r, cond, order, callbacks_only in kinds:
+        if callbacks_only is False and all(shape):
+            continue  # every campaign is capped: only callbacks
+        if callbacks_only is None:  # an expired claim: any kind, of a capped campaign only a callback
+            scope = or_(where_open(False), and_(where_open(True), item.claimed_from == "callback"))
+        else:
+            scope = where_open(callbacks_only)
+        one = (select(item.id, (rank if r is None else literal(r)).label("r"),
+                      item.due_at.label("due"), item.priority.label("prio"))
+               .where(item.staff_id == bindparam("me"), cond, scope).order_by(*order).limit(1))
+        if postgres:
+            one = one.with_for_update(skip_locked=True)
+        firsts.append(select(one.subquery()))
+    best = union_all(*firsts).subquery()
+    pick = select(best.c.id).order_by(best.c.r, best.c.due, best.c.prio, best.c.id).limit(1)
+    return (update(item)
+            .where(item.id == pick.scalar_subquery())
+            .values(status="claimed", claimed_from=kind, claimed_at=bindparam("now"),
+                    claim_token=bindparam("token"))
+            .returning(item.id, item.campaign_id, item.client_id, item.value_class, item.attempts,
+                       item.claimed_from))
 
 
 def claim_next(staff: Staff, now: datetime, *, campaign_id: int | None = None) -> Claim | None:
     """Atomically take one item of the agent's own queue: due callbacks first,
-    then due retries, then fresh items by priority; expired claims (older than
-    15 minutes) come back in the place they had. None when nothing is due now.
+    then due retries, then fresh items by priority; an expired claim (older
+    than 15 minutes) comes back in the place it had. Only items of active
+    campaigns whose client's store is inside the calling hours; a campaign
+    whose daily cap is reached gives only callbacks. None when nothing is due.
+
+    Two statements: the campaigns, then one ``UPDATE … WHERE id = (…)`` whose
+    inner query takes the first row of each kind through an index (each
+    ``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and keeps the best of them.
     """
-    built = _claimable(staff, now, campaign_id)
-    if built is None:
+    campaigns, zones = _open_campaigns(staff, now, campaign_id)
+    branches = _branches(campaigns, zones, now)
+    if not branches:
         return None
-    where, kind = built
-    rank = case((kind == "callback", 0), (kind == "retry", 1), else_=2)
-    pick = (select(CampaignItem.id).where(where)
-            .order_by(rank, CampaignItem.due_at, CampaignItem.priority, CampaignItem.id).limit(1))
-    if db.session.get_bind().dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
     naive, token = _naive(now), secrets.token_hex(16)
-    row = db.session.execute(
-        update(CampaignItem)
-        .where(CampaignItem.id == pick.scalar_subquery())
-        .values(status="claimed", claimed_from=kind, claimed_at=naive, claim_token=token)
-        .returning(CampaignItem.id, CampaignItem.campaign_id, CampaignItem.client_id)
-        .execution_options(synchronize_session=False)).first()
+    params = {"me": staff.id, "now": naive, "expiry": naive - timedelta(minutes=rules.CLAIM_MINUTES),
+              "token": token}
+    for i, (cid, stores, _capped) in enumerate(branches):
+        params[f"c{i}"], params[f"s{i}"] = cid, stores
+    shape = tuple(capped for _c, _s, capped in branches)
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    row = db.session.execute(_claim_statement(shape, postgres), params,
+                             execution_options={"synchronize_session": False}).first()
     if row is None:
         return None
+    camp = next(c for c in campaigns if c.id == row.campaign_id)
     return Claim(row.id, row.campaign_id, row.client_id, token, naive,
-                 naive + timedelta(minutes=rules.CLAIM_MINUTES))
+                 naive + timedelta(minutes=rules.CLAIM_MINUTES), row.value_class, row.attempts,
+                 row.claimed_from, {"name": camp.name, "max_attempts": camp.max_attempts,
+                                    "script_id": camp.script_id, "offers": camp.offers or []})
 
 
 def held_claim(staff: Staff, now: datetime) -> Claim | None:
     """The agent's most recent live claim (a reloaded page resumes it)."""
     naive = _naive(now)
     row = db.session.execute(
-        select(CampaignItem.id, CampaignItem.campaign_id, CampaignItem.client_id,
-               CampaignItem.claim_token, CampaignItem.claimed_at)
+        select(CampaignItem.id, CampaignItem.campaign_id, CampaignItem.client_id, CampaignItem.claim_token,
+               CampaignItem.claimed_at, CampaignItem.value_class, CampaignItem.attempts,
+               CampaignItem.claimed_from, Campaign.name, Campaign.max_attempts, Campaign.script_id,
+               Campaign.offers)
         .join(Campaign, Campaign.id == CampaignItem.campaign_id)
         .where(CampaignItem.staff_id == staff.id, CampaignItem.status == "claimed",
                CampaignItem.claimed_at > naive - timedelta(minutes=rules.CLAIM_MINUTES),
@@ -146,7 +203,9 @@ def held_claim(staff: Staff, now: datetime) -> Claim | None:
     if row is None:
         return None
     return Claim(row.id, row.campaign_id, row.client_id, row.claim_token, row.claimed_at,
-                 row.claimed_at + timedelta(minutes=rules.CLAIM_MINUTES))
+                 row.claimed_at + timedelta(minutes=rules.CLAIM_MINUTES), row.value_class, row.attempts,
+                 row.claimed_from, {"name": row.name, "max_attempts": row.max_attempts,
+                                    "script_id": row.script_id, "offers": row.offers or []})
 
 
 # ------------------------------------------------------------------ outcomes
@@ -157,13 +216,17 @@ def _invalid(exc: InputErrors) -> ValidationError:
                            else f"{len(exc.errors)} fields need attention", details=exc.errors)
 
 
-def _held_item(item_id: int, staff: Staff) -> CampaignItem:
-    item = db.session.get(CampaignItem, item_id)
-    if item is None:
+def _held_item(item_id: int, staff: Staff) -> tuple[CampaignItem, Campaign, Client]:
+    """The item with its campaign and client (and the client's store): one statement."""
+    row = db.session.execute(select(CampaignItem, Campaign, Client)
+                             .join(Campaign, Campaign.id == CampaignItem.campaign_id)
+                             .join(Client, Client.id == CampaignItem.client_id)
+                             .where(CampaignItem.id == item_id)).first()
+    if row is None:
         raise NotFound(f"no queue item {item_id}")
-    if item.staff_id != staff.id:
+    if row[0].staff_id != staff.id:
         raise Forbidden("this client is not in your queue")
-    return item
+    return row
 
 
 def _correction_target(o: rules.OutcomeInput, item: CampaignItem, staff: Staff) -> Outcome:
@@ -189,12 +252,11 @@ def log_outcome(item_id: int, staff: Staff, data, now: datetime) -> Outcome:
     contact row; flags the corrected outcome set on the client stay (a manager
     clears them on the card).
     """
-    item = _held_item(item_id, staff)
-    camp = db.session.get(Campaign, item.campaign_id)
-    client = db.session.get(Client, item.client_id)
+    item, camp, client = _held_item(item_id, staff)
+    answered = isinstance(data, dict) and bool(data.get("answers"))
     try:
         o = rules.parse_outcome(data, now=now, tz=client.store.timezone,
-                                answer_keys=scripts.answer_keys(camp.script_id, client.language))
+                                answer_keys=scripts.answer_keys(camp.script_id) if answered else None)
     except InputErrors as exc:
         raise _invalid(exc) from None
     naive = _naive(now)
@@ -213,16 +275,16 @@ def log_outcome(item_id: int, staff: Staff, data, now: datetime) -> Outcome:
                  CampaignItem.attempts == item.attempts,
                  CampaignItem.claim_token == item.claim_token if item.claim_token
                  else CampaignItem.claim_token.is_(None))
-    done = db.session.execute(
-        update(CampaignItem).where(guard).values(
-            status=change.status, attempts=change.attempts, due_at=change.due_at,
-            booked_for=change.booked_for if change.booked_for else CampaignItem.booked_for,
-            closed_at=naive if change.status == "closed" else None,
-            close_reason=change.close_reason, claim_token=None, claimed_from=None)
-        .execution_options(synchronize_session=False))
+    values = {"status": change.status, "attempts": change.attempts, "due_at": change.due_at,
+              "booked_for": change.booked_for or item.booked_for,
+              "closed_at": naive if change.status == "closed" else None,
+              "close_reason": change.close_reason, "claim_token": None, "claimed_from": None}
+    done = db.session.execute(update(CampaignItem).where(guard).values(**values)
+                              .execution_options(synchronize_session=False))
     if done.rowcount != 1:
         raise Conflict("this client changed meanwhile (another tab?); reload and try again")
-    db.session.refresh(item)
+    for key, value in values.items():  # the row as written, without reading it back
+        set_committed_value(item, key, value)
 
     is_reached = rules.reached(o.disposition)
     if old is None:

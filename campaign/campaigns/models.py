@@ -125,6 +125,9 @@ class CampaignItem(db.Model):
                         name="status"),
         Index("ix_campaign_items_campaign_status", "campaign_id", "status", "staff_id"),
         Index("ix_campaign_items_staff_status", "staff_id", "status"),
+        # "Next client": an agent's fresh items in priority order, read one row at a time.
+        Index("ix_campaign_items_fresh", "staff_id", "priority", "id",
+              postgresql_where=text("status = 'queued'"), sqlite_where=text("status = 'queued'")),
         Index("ix_campaign_items_booked_for", "booked_for",
               postgresql_where=text("booked_for IS NOT NULL"), sqlite_where=text("booked_for IS NOT NULL")),
     )

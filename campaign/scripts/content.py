@@ -12,6 +12,7 @@ follow-up question, whose answer is stored as contact consent) → close.
 from __future__ import annotations
 
 import copy
+import functools
 
 from ..campaigns.rules import OFFERS, SERVICE_FAILURE_REASONS
 from . import rules, shipped_en, shipped_ja, shipped_pl, shipped_ru, shipped_zh
@@ -65,6 +66,29 @@ def _build(texts: dict) -> dict:
 _BASE = rules.validate_base(_build(_TEXTS[BASE_LANGUAGE]))
 _TRANSLATIONS = {lang: rules.validate_translation(_BASE, _build(_TEXTS[lang]))
                  for lang in LANGUAGES if lang != BASE_LANGUAGE}
+
+
+# Shared, read-only views of the shipped content for rendering (editing gets copies).
+SHIPPED_BASE = _BASE
+SHIPPED_TRANSLATIONS = _TRANSLATIONS
+
+
+@functools.lru_cache(maxsize=None)
+def shipped_merged(language: str) -> dict:
+    """The shipped content merged for one language, built once per process.
+    Shared: read it, never change it (the agent's "next client" renders it on
+    every call, so no copy is made per request)."""
+    return rules.merge(_BASE, _TRANSLATIONS.get(language))
+
+
+@functools.lru_cache(maxsize=None)
+def shipped_answer_keys() -> dict:
+    """{step: answer keys} of the shipped script, computed once (read-only)."""
+    return rules.answer_keys(_BASE)
+
+
+def shipped_languages() -> list[str]:
+    return [BASE_LANGUAGE, *sorted(_TRANSLATIONS)]
 
 
 def base() -> dict:

@@ -60,11 +60,12 @@ def fill(text: str, values: dict[str, str]) -> str:
 
 
 def render_content(base: dict, translation: dict | None, values: dict[str, str],
-                   offer_labels: dict) -> dict:
+                   offer_labels: dict, *, merged: dict | None = None) -> dict:
     """Steps, reasons and objections in the translation's language (base text
     where it has none), placeholders filled. Each step also says where it
-    leads without a question (``next``: a step key or ``"end"``)."""
-    content = merge(base, translation)
+    leads without a question (``next``: a step key or ``"end"``). ``merged``:
+    the base and translation already merged (read only)."""
+    content = merged if merged is not None else merge(base, translation)
     keys = [s["key"] for s in content["steps"]]
     steps = []
     for i, s in enumerate(content["steps"]):

@@ -94,8 +94,25 @@ def render(script_id: int | None, language: str | None, ctx: dict) -> dict:
     value reads as a neutral phrase of the language, never as ``{name}``.
     Strings are plain text: the template escapes them. Two statements.
     """
-    script = _default_script() if script_id is None else get_script(script_id)
-    return render_texts(texts_of(script), language, ctx)
+    return render_texts(_read(script_id), language, ctx)
+
+
+def _read(script_id: int | None) -> Texts:
+    """The script and its stored texts in one statement, for reading only: the
+    shipped content is shared, not copied (the agent's hot path)."""
+    which = Script.is_default.is_(True) if script_id is None else Script.id == script_id
+    rows = db.session.execute(select(Script, ScriptText)
+                              .outerjoin(ScriptText, ScriptText.script_id == Script.id).where(which)).all()
+    if not rows and script_id is not None:
+        raise NotFound(f"no script with id {script_id}")
+    script = rows[0][0] if rows else None
+    stored = [r[1] for r in rows if r[1] is not None]
+    base_row = next((r for r in stored if r.is_base), None)
+    if base_row is None:
+        return Texts(script, content.BASE_LANGUAGE, content.SHIPPED_BASE, content.SHIPPED_TRANSLATIONS)
+    return Texts(script, base_row.language, base_row.content,
+                 {r.language: r.content for r in stored if not r.is_base},
+                 {r.language: r.version for r in stored}, stored=True)
 
 
 def render_texts(texts: Texts, language: str | None, ctx: dict) -> dict:
@@ -104,7 +121,9 @@ def render_texts(texts: Texts, language: str | None, ctx: dict) -> dict:
     translation = texts.translations.get(used) if used != texts.base_language else None
     labels = content.offer_labels(used)
     values = rendering.placeholder_values(ctx or {}, used, neutral=content.neutral(used), offer_labels=labels)
-    out = rendering.render_content(texts.base, translation, values, labels)
+    shipped = texts.base is content.SHIPPED_BASE
+    out = rendering.render_content(texts.base, translation, values, labels,
+                                   merged=content.shipped_merged(used) if shipped else None)
     script = texts.script
     return {"script_id": script.id if script else None,
             "name": script.name if script else DEFAULT_SCRIPT_NAME,
@@ -114,8 +133,8 @@ def render_texts(texts: Texts, language: str | None, ctx: dict) -> dict:
 def answer_keys(script_id: int | None, language: str | None = None) -> dict[str, set[str]]:
     """{step key: the answer keys its question accepts}. The structure is the
     same in every language, so ``language`` changes nothing."""
-    script = _default_script() if script_id is None else get_script(script_id)
-    return rules.answer_keys(texts_of(script).base)
+    texts = _read(script_id)
+    return content.shipped_answer_keys() if not texts.stored else rules.answer_keys(texts.base)
 
 
 def sample_context(language: str | None, agent_name: str | None) -> dict:
