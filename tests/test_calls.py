@@ -193,7 +193,7 @@ def test_claim_is_a_fixed_number_of_statements(world):
 
 
 def test_the_workspace_is_a_fixed_number_of_statements(world, ctx, make_visit):
-    """Card (3) + script (1): the same for a client with many visits or contacts."""
+    """Card (2) + script (1): the same for a client with many visits or contacts."""
     agent = world["agent"]
     agent.store_id
     counts = []
@@ -213,7 +213,7 @@ def test_the_workspace_is_a_fixed_number_of_statements(world, ctx, make_visit):
         client = db.session.get(Client, c.client_id)
         for day in range(1, 30):
             make_visit(client, f"2026-03-{day:02d}")
-    assert counts == [4, 4], statements
+    assert counts == [3, 3], statements
     assert ws["client"]["visits"] >= 2 and ws["script"]["steps"]
 
 

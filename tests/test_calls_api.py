@@ -89,7 +89,7 @@ def test_agent_page_takes_the_next_client_and_saves_with_next(client, setup, log
     assert r.status_code == 302
     html = client.get("/work").get_data(as_text=True)
     assert 'href="tel:+48' in html and "Outcome" in html and "returns to the queue" in html
-    item_id = int(re.search(r'/work/(\d+)/outcome', html).group(1))
+    item_id = int(re.search(r'action="/work/(\d+)/outcome" id="outcome-form"', html).group(1))
     claim = re.search(r'name="claim" value="([0-9a-f]+)"', html).group(1)
     # A callback in the past: 422, the page again with the error and the notes kept.
     r = client.post(f"/work/{item_id}/outcome", data={
@@ -108,8 +108,8 @@ def test_agent_page_takes_the_next_client_and_saves_with_next(client, setup, log
     o = db.session.scalar(select(Outcome).where(Outcome.item_id == item_id))
     assert o.notes == "call after lunch"
     html = client.get("/work").get_data(as_text=True)
-    assert f"/work/{item_id}/outcome" not in html, "save & next took another client"
-    assert "/outcome" in html
+    assert f'action="/work/{item_id}/outcome" id="outcome-form"' not in html, "save & next took another client"
+    assert 'id="outcome-form"' in html
 
 
 def test_complaints_page_lists_and_resolves(client, setup, login_as, token_for):
@@ -132,3 +132,24 @@ def test_complaints_page_lists_and_resolves(client, setup, login_as, token_for):
 def test_agents_cannot_open_the_complaints_and_managers_have_no_queue(client, setup, login_as):
     login_as(setup["agent"])
     assert client.get("/complaints").status_code == 403
+
+
+def test_the_page_corrects_the_last_outcome(client, setup, login_as):
+    login_as(setup["agent"])
+    html = client.get("/work").get_data(as_text=True)
+    client.post("/work/next", data={"csrf_token": csrf_from(html)})
+    html = client.get("/work").get_data(as_text=True)
+    item_id = int(re.search(r'action="/work/(\d+)/outcome" id="outcome-form"', html).group(1))
+    claim = re.search(r'name="claim" value="([0-9a-f]+)"', html).group(1)
+    client.post(f"/work/{item_id}/outcome", data={"csrf_token": csrf_from(html), "claim": claim,
+                                                  "disposition": "no_answer", "then": "stay"})
+    html = client.get("/work").get_data(as_text=True)
+    assert "Correct it" in html
+    first = db.session.scalar(select(Outcome).where(Outcome.item_id == item_id))
+    r = client.post(f"/work/{item_id}/outcome", data={
+        "csrf_token": csrf_from(html), "corrects": str(first.id), "disposition": "booked",
+        "when": "2026-06-05T11:00", "notes": "she called back"}, follow_redirects=True)
+    assert "Corrected: now Booked" in r.get_data(as_text=True)
+    db.session.expire_all()
+    it = db.session.get(CampaignItem, item_id)
+    assert (it.status, it.close_reason, it.attempts) == ("closed", "booked", 1)

@@ -7,6 +7,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from ..core import audit, clock
 from ..core.errors import NotFound, ValidationError
@@ -101,8 +102,10 @@ def create_token(staff: Staff, *, label: str | None = None, actor_id: int | None
 
 
 def staff_for_token(token: str) -> Staff | None:
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token),
-                                                   ApiToken.revoked_at.is_(None)))
+    """The token's person with their roles: one statement (every API call pays it)."""
+    row = db.session.scalars(
+        select(ApiToken).options(joinedload(ApiToken.staff).joinedload(Staff.role_rows))
+        .where(ApiToken.token_hash == token_hash(token), ApiToken.revoked_at.is_(None))).unique().first()
     if row is None or not row.staff.active:
         return None
     return row.staff

@@ -45,10 +45,10 @@ def queue_outcome(item_id: int):
     if not isinstance(body, dict):
         return api_error(422, "invalid", "send a JSON object with at least a disposition")
     outcome = services.log_outcome(item_id, g.api_user, body, clock.now())
-    db.session.commit()
-    return jsonify({"id": outcome.id, "item_id": outcome.item_id, "disposition": outcome.disposition,
-                    "reached": outcome.reached, "at": outcome.at.isoformat() + "Z",
-                    "corrects": outcome.corrects_id}), 201
+    payload = {"id": outcome.id, "item_id": outcome.item_id, "disposition": outcome.disposition,
+               "reached": outcome.reached, "at": outcome.at.isoformat() + "Z", "corrects": outcome.corrects_id}
+    db.session.commit()  # after reading the row: a commit expires it
+    return jsonify(payload), 201
 
 
 @bp.get("/queue")

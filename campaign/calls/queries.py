@@ -7,10 +7,12 @@ indexed statements, so "next client" stays fast at millions of clients.
 """
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import BigInteger, and_, case, cast, func, select
+from sqlalchemy import BigInteger, and_, bindparam, case, cast, func, select, true
+from sqlalchemy.orm import aliased
 
 from ..accounts.models import Staff, Store
 from ..campaigns.models import Campaign, CampaignItem, Quota
@@ -25,14 +27,11 @@ from .models import Outcome
 from .services import _naive, day_start
 
 
-def card(client_id: int, *, value_class: str | None = None) -> dict:
-    """The client card of SPEC §6 for the call: three statements (the client,
-    their visits' totals with the last visit, their contacts)."""
-    c, store = db.session.execute(select(Client, Store).join(Store, Store.id == Client.store_id)
-                                  .where(Client.id == client_id)).one()
-    today = clock.local_today(store.timezone)
+@functools.lru_cache(maxsize=1)
+def _card_statements():
+    """The card's two statements, built once (bound: client_id, today)."""
     completed = Visit.status == "completed"
-    mine = and_(Visit.client_id == c.id, Visit.local_date <= today)
+    mine = and_(Visit.client_id == bindparam("client_id"), Visit.local_date <= bindparam("today"))
     agg = (select(func.sum(case((completed, 1), else_=0)).label("visits"),
                   cast(func.sum(case((completed, func.coalesce(Visit.amount, 0)), else_=0)), BigInteger)
                   .label("spend"),
@@ -41,19 +40,36 @@ def card(client_id: int, *, value_class: str | None = None) -> dict:
     last_id = (select(Visit.id).where(mine, completed)
                .order_by(Visit.local_date.desc(), Visit.visited_at.desc(), Visit.id.desc()).limit(1)
                .scalar_subquery())
-    row = db.session.execute(
-        select(agg.c.visits, agg.c.spend, agg.c.no_shows, Visit.local_date, Visit.service, Visit.amount,
-               Visit.served_by, Staff.name.label("staff_name"))
-        .select_from(agg).outerjoin(Visit, Visit.id == last_id)
-        .outerjoin(Staff, Staff.employee_code == Visit.served_by)).one()
+    main = (select(Client, agg.c.visits, agg.c.spend, agg.c.no_shows, Visit.local_date, Visit.service,
+                   Visit.amount, Visit.served_by, Staff.name.label("staff_name"))
+            .select_from(Client).join(agg, true())  # the client's store comes with it (joined relationship)
+            .outerjoin(Visit, Visit.id == last_id)
+            .outerjoin(Staff, Staff.employee_code == Visit.served_by)
+            .where(Client.id == bindparam("client_id")))
+    history = (select(Contact.id, Contact.at, Contact.channel, Contact.reached, Contact.disposition,
+                      Contact.reason, Contact.resolved_at, Staff.name.label("staff_name"),
+                      Campaign.name.label("campaign"))
+               .outerjoin(Staff, Staff.id == Contact.staff_id)
+               .outerjoin(Campaign, Campaign.id == Contact.campaign_id)
+               .where(Contact.client_id == bindparam("client_id"))
+               .order_by(Contact.at.desc(), Contact.id.desc()).limit(50))
+    return main, history
+
+
+def card(client_id: int, *, value_class: str | None = None, timezone: str | None = None) -> dict:
+    """The client card of SPEC §6 for the call: two statements (the client
+    with their store, visit totals and last visit; their contacts), three when
+    the store's time zone is not given."""
+    if timezone is None:
+        timezone = db.session.scalar(select(Store.timezone).join(Client, Client.store_id == Store.id)
+                                     .where(Client.id == client_id))
+    today = clock.local_today(timezone)
+    main, history_q = _card_statements()
+    row = db.session.execute(main, {"client_id": client_id, "today": today}).one()
+    c = row[0]
+    store = c.store
     last = row if row.local_date is not None else None
-    history = db.session.execute(
-        select(Contact.id, Contact.at, Contact.channel, Contact.reached, Contact.disposition, Contact.reason,
-               Contact.resolved_at, Staff.name.label("staff_name"), Campaign.name.label("campaign"))
-        .outerjoin(Staff, Staff.id == Contact.staff_id)
-        .outerjoin(Campaign, Campaign.id == Contact.campaign_id)
-        .where(Contact.client_id == c.id).order_by(Contact.at.desc(), Contact.id.desc()).limit(50)
-    ).mappings().all()
+    history = db.session.execute(history_q, {"client_id": client_id}).mappings().all()
     visits = int(row.visits or 0)
     days_since = (today - last.local_date).days if last else None
     bounds = tuple(current_app.config["BUCKET_BOUNDS"])
@@ -160,6 +176,20 @@ def item_outcomes(item_id: int) -> list[dict]:
     return [dict(r) for r in rows]
 
 
+def last_outcome(staff: Staff) -> dict | None:
+    """The agent's latest outcome that no later outcome corrects (what "correct
+    my last outcome" offers), with the client's name and store time zone."""
+    later = aliased(Outcome)
+    row = db.session.execute(
+        select(Outcome.id, Outcome.item_id, Outcome.at, Outcome.disposition, Client.first_name,
+               Client.last_name, Client.ref, Store.timezone)
+        .join(Client, Client.id == Outcome.client_id).join(Store, Store.id == Client.store_id)
+        .where(Outcome.staff_id == staff.id,
+               ~select(later.id).where(later.corrects_id == Outcome.id).exists())
+        .order_by(Outcome.id.desc()).limit(1)).mappings().first()
+    return dict(row) if row else None
+
+
 def complaints(*, open_only: bool = True, page: int = 1, per_page: int = 50):
     """The managers' complaint list: complaint outcomes, open first, newest first."""
     base = (select(Contact.id, Contact.at, Contact.resolved_at, Contact.reason,
@@ -186,7 +216,7 @@ def workspace(claim, staff: Staff, now: datetime) -> dict:
     the script rendered for this client in their language, the offers. The
     claim already carries the item's and the campaign's fields."""
     camp = claim.campaign
-    card_ = card(claim.client_id, value_class=claim.value_class)
+    card_ = card(claim.client_id, value_class=claim.value_class, timezone=claim.timezone)
     offers = [{"key": k, "label": OFFERS[k]} for k in camp["offers"] if k in OFFERS]
     offer_label = offers[0]["label"] if offers else None
     return {

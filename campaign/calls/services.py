@@ -63,6 +63,7 @@ class Claim:
     attempts: int = 0
     claimed_from: str | None = None
     campaign: dict | None = None  # name, max_attempts, script_id, offers (what the workspace shows)
+    timezone: str | None = None  # the client's store's
 
 
 @functools.lru_cache(maxsize=4)
@@ -151,7 +152,7 @@ def _claim_statement(shape: tuple[bool, ...], postgres: bool):
             .values(status="claimed", claimed_from=kind, claimed_at=bindparam("now"),
                     claim_token=bindparam("token"))
             .returning(item.id, item.campaign_id, item.client_id, item.value_class, item.attempts,
-                       item.claimed_from))
+                       item.claimed_from, item.store_id))
 
 
 def claim_next(staff: Staff, now: datetime, *, campaign_id: int | None = None) -> Claim | None:
@@ -184,7 +185,8 @@ def claim_next(staff: Staff, now: datetime, *, campaign_id: int | None = None) -
     return Claim(row.id, row.campaign_id, row.client_id, token, naive,
                  naive + timedelta(minutes=rules.CLAIM_MINUTES), row.value_class, row.attempts,
                  row.claimed_from, {"name": camp.name, "max_attempts": camp.max_attempts,
-                                    "script_id": camp.script_id, "offers": camp.offers or []})
+                                    "script_id": camp.script_id, "offers": camp.offers or []},
+                 zones.get(row.store_id))
 
 
 def held_claim(staff: Staff, now: datetime) -> Claim | None:
@@ -194,8 +196,9 @@ def held_claim(staff: Staff, now: datetime) -> Claim | None:
         select(CampaignItem.id, CampaignItem.campaign_id, CampaignItem.client_id, CampaignItem.claim_token,
                CampaignItem.claimed_at, CampaignItem.value_class, CampaignItem.attempts,
                CampaignItem.claimed_from, Campaign.name, Campaign.max_attempts, Campaign.script_id,
-               Campaign.offers)
+               Campaign.offers, Store.timezone)
         .join(Campaign, Campaign.id == CampaignItem.campaign_id)
+        .join(Store, Store.id == CampaignItem.store_id)
         .where(CampaignItem.staff_id == staff.id, CampaignItem.status == "claimed",
                CampaignItem.claimed_at > naive - timedelta(minutes=rules.CLAIM_MINUTES),
                Campaign.status == "active")
@@ -205,7 +208,7 @@ def held_claim(staff: Staff, now: datetime) -> Claim | None:
     return Claim(row.id, row.campaign_id, row.client_id, row.claim_token, row.claimed_at,
                  row.claimed_at + timedelta(minutes=rules.CLAIM_MINUTES), row.value_class, row.attempts,
                  row.claimed_from, {"name": row.name, "max_attempts": row.max_attempts,
-                                    "script_id": row.script_id, "offers": row.offers or []})
+                                    "script_id": row.script_id, "offers": row.offers or []}, row.timezone)
 
 
 # ------------------------------------------------------------------ outcomes

@@ -41,7 +41,7 @@ def _render(ws: dict | None, now: datetime, *, form=None, errors=None, status: i
         tz = ws["client"]["store"]["timezone"]
         defaults = {"callback_at": _local_input(now, tz), "booked_at": _local_input(now, tz, days=2, hour=12)}
     return render_template(
-        "calls/work.html", ws=ws, progress=progress, campaign_id=campaign_id, form=form or {},
+        "calls/work.html", ws=ws, progress=progress, last=queries.last_outcome(current_user), campaign_id=campaign_id, form=form or {},
         errors=errors or {}, defaults=defaults, dispositions=rules.DISPOSITION_LABELS,
         keys=rules.DISPOSITION_KEYS, reasons=rules.REASON_LABELS, offers=OFFERS,
         closing=rules.CLOSING), status
@@ -74,8 +74,11 @@ def take_next():
 
 def _outcome_data(form) -> dict:
     data = {k: form.get(k) for k in ("disposition", "reason", "offer", "notes", "callback_at", "booked_at",
-                                     "service", "consent", "claim")}
+                                     "service", "consent", "claim", "corrects")}
     data["answers"] = {k[len("answers."):]: v for k, v in form.items() if k.startswith("answers.") and v}
+    if form.get("when"):  # the correction form has one time field for a callback or a booking
+        data["callback_at"] = data["callback_at"] or form["when"]
+        data["booked_at"] = data["booked_at"] or form["when"]
     if data["disposition"] != "callback":
         data["callback_at"] = None
     if data["disposition"] != "booked":
@@ -103,7 +106,8 @@ def log_outcome(item_id: int):
         flash(exc.message, "error")
         return redirect(url_for("calls.work"))
     db.session.commit()
-    flash(f"Saved: {rules.DISPOSITION_LABELS[outcome.disposition]}.", "success")
+    label = rules.DISPOSITION_LABELS[outcome.disposition]
+    flash(f"Corrected: now {label}." if outcome.corrects_id else f"Saved: {label}.", "success")
     if request.form.get("then") == "next":
         return _take_next(now)
     return redirect(url_for("calls.work"))
