@@ -4,9 +4,10 @@
 Prints a table (figure, floor, ratio) and writes docs/BENCHMARKS.md.
 
     python scripts/bench.py                # everything below, full size
-    python scripts/bench.py --small        # CI sizes (imports: 100,000 rows; launch: 20,000 clients)
+    python scripts/bench.py --small        # CI sizes (imports: 100,000 rows; launch: 20,000 clients; calls: short runs)
     python scripts/bench.py --only import  # just the imports (1,000,000-row visits, SQLite and PostgreSQL)
     python scripts/bench.py --only assign  # just the campaign launch (1M clients / 10M visits / 500 agents)
+    python scripts/bench.py --only calls   # just next client / outcome over HTTP (200k clients / 200 agents)
 
 Measured now:
 * import of a visits CSV through ``flask --app wsgi import visits FILE`` (a
@@ -19,6 +20,13 @@ Measured now:
   ``assignment.run`` in its own process; floor: one hand-written
   ``INSERT … SELECT`` doing the same work naively. See scripts/bench_assign.py
   (data generated set-based once, reused while its parameters hold).
+* "next client" and "log outcome" over HTTP on gunicorn + PostgreSQL, open
+  loop (200 agents clicking every 20 s, and 10× that) and closed loop (50 and
+  200 agents as fast as they can): p50/p95/p99 latencies, claims/s,
+  outcomes/s, errors and a correctness check in SQL (no item handed out
+  twice); floor: a bare Flask app on the same gunicorn command line, same
+  load. See scripts/bench_calls.py (its own database, winback_bench_calls,
+  rebuilt every run). A failed correctness check makes the exit status 1.
 
 ``--only`` rewrites only its own section of docs/BENCHMARKS.md and keeps the other.
 """
@@ -183,20 +191,22 @@ def render(results: list[dict], args) -> str:
     lines = ["| figure | measured | floor | ratio | notes |", "|---|---|---|---|---|"]
     for r in results:
         ok = r.get("seconds") is not None
-        ratio = f"{r['seconds'] / r['floor_seconds']:.1f}×" if ok and r.get("floor_seconds") else "—"
+        ratio = r.get("ratio") or (f"{r['seconds'] / r['floor_seconds']:.1f}×" if ok and r.get("floor_seconds")
+                                   else "—")
         measured = f"{r['value']} ({r['seconds']:.1f} s)" if ok else r["value"]
         lines.append(f"| {r['figure']} | {measured} | {r['floor']} | {ratio} | {r['note']} |")
     return "\n".join(lines)
 
 
 SECTION = "<!-- bench:{} -->"
+SECTION_NAMES = ("import", "assign", "calls")
 
 
 def _sections(text: str) -> dict[str, str]:
     """{name: body} of the marked sections of an existing BENCHMARKS.md; a file
     from before the markers is all import section."""
     out = {}
-    for name in ("import", "assign"):
+    for name in SECTION_NAMES:
         start, end = SECTION.format(name), SECTION.format("/" + name)
         if start in text and end in text:
             out[name] = text.split(start, 1)[1].split(end, 1)[0].strip("\n")
@@ -216,8 +226,9 @@ def import_section(results: list[dict], args) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--small", action="store_true", help="CI sizes: 100,000 visits to import; 20,000 clients "
-                    "/ 200,000 visits / 50 agents to launch a campaign over")
-    ap.add_argument("--only", choices=("import", "assign"), help="run one benchmark (default: both)")
+                    "/ 200,000 visits / 50 agents to launch a campaign over; calls: 20,000 clients / 100 agents, "
+                    "runs of a few seconds")
+    ap.add_argument("--only", choices=SECTION_NAMES, help="run one benchmark (default: all)")
     ap.add_argument("--rows", type=int, default=None, help="visits rows to import (default 1,000,000)")
     ap.add_argument("--pg-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG))
     ap.add_argument("--no-pg", action="store_true", help="imports: skip PostgreSQL (and the launch benchmark)")
@@ -227,6 +238,11 @@ def main() -> None:
     ap.add_argument("--regen", action="store_true", help="launch: generate its data again")
     ap.add_argument("--profile", action="store_true", help="launch: one more app run with auto_explain plans")
     ap.add_argument("--work-mem", default="256MB", help="launch: work_mem of the measured sessions ('' = server's)")
+    ap.add_argument("--calls-pg-url", default=os.environ.get("BENCH_CALLS_DATABASE_URL"),
+                    help="calls: its database (default: winback_bench_calls on the --pg-url server)")
+    ap.add_argument("--calls-quiet-wait", type=float, default=None,
+                    help="calls: seconds to wait before each run for other processes to calm down "
+                         "(default 120; small 0)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "BENCHMARKS.md"))
     args = ap.parse_args()
     out = Path(args.out)
@@ -262,16 +278,28 @@ def main() -> None:
             for n in launch["profile"]["notices"]:
                 print(n)
 
+    calls_ok = True
+    if args.only in (None, "calls") and not args.no_pg:
+        sys.path.insert(0, str(ROOT / "scripts"))
+        import bench_calls
+        calls = bench_calls.bench(args.calls_pg_url or args.pg_url.rsplit("/", 1)[0] + "/winback_bench_calls",
+                                  small=args.small, quiet_wait=args.calls_quiet_wait)
+        results += bench_calls.result_rows(calls)
+        sections["calls"] = bench_calls.markdown(calls).rstrip("\n")
+        calls_ok = calls["ok"]
+
     print(render(results, args))
     cpu = os.cpu_count()
     how = "python scripts/bench.py" + (" --small" if args.small else "") + (f" --only {args.only}" if args.only else "")
     body = "\n\n".join(f"{SECTION.format(name)}\n{sections[name]}\n{SECTION.format('/' + name)}"
-                       for name in ("import", "assign") if name in sections)
+                       for name in SECTION_NAMES if name in sections)
     doc = (f"# Benchmarks\n\nWritten by `{how}` on {date.today().isoformat()} ({cpu} cores, Python "
            f"{sys.version.split()[0]}); a section another command wrote is kept as it was. Each figure stands "
            "beside its floor measured in the same run; ratio = our time / floor time.\n\n" + body + "\n")
     out.write_text(doc, encoding="utf-8")
     print(f"wrote {args.out}")
+    if not calls_ok:
+        sys.exit("calls: a correctness check failed (see its section); timing targets never fail the run")
 
 
 if __name__ == "__main__":
