@@ -151,4 +151,5 @@ def login_help() -> str:
     """The line the run command prints: demo sign-ins, without touching the database."""
     codes = ", ".join(generator().DEMO_LOGINS)
     return (f"Sign in with an employee code and the password {DEMO_PASSWORD}: "
-            f"manager M-PL01, agent A-PL01, payroll P-PL01, admin ADM-01 (all demo logins: {codes})")
+            f"manager M-PL01, agent A-JP01 (a live call queue), payroll P-PL01, admin ADM-01 "
+            f"(all demo logins: {codes})")
