@@ -40,9 +40,15 @@ def _card_statements():
     last_id = (select(Visit.id).where(mine, completed)
                .order_by(Visit.local_date.desc(), Visit.visited_at.desc(), Visit.id.desc()).limit(1)
                .scalar_subquery())
-    main = (select(Client, agg.c.visits, agg.c.spend, agg.c.no_shows, Visit.local_date, Visit.service,
+    # Columns, not entities: the hot path needs no ORM identity bookkeeping.
+    main = (select(Client.id, Client.ref, Client.first_name, Client.last_name, Client.phone,
+                   Client.phone_callable, Client.email, Client.language, Client.consent_call, Client.consent_sms,
+                   Client.consent_email, Client.consent_post, Client.do_not_contact, Client.notes,
+                   Store.code.label("store_code"), Store.name.label("store_name"),
+                   Store.timezone.label("store_timezone"), Store.currency.label("store_currency"),
+                   agg.c.visits, agg.c.spend, agg.c.no_shows, Visit.local_date, Visit.service,
                    Visit.amount, Visit.served_by, Staff.name.label("staff_name"))
-            .select_from(Client).join(agg, true())  # the client's store comes with it (joined relationship)
+            .select_from(Client).join(Store, Store.id == Client.store_id).join(agg, true())
             .outerjoin(Visit, Visit.id == last_id)
             .outerjoin(Staff, Staff.employee_code == Visit.served_by)
             .where(Client.id == bindparam("client_id")))
@@ -66,8 +72,7 @@ def card(client_id: int, *, value_class: str | None = None, timezone: str | None
     today = clock.local_today(timezone)
     main, history_q = _card_statements()
     row = db.session.execute(main, {"client_id": client_id, "today": today}).one()
-    c = row[0]
-    store = c.store
+    c = row
     last = row if row.local_date is not None else None
     history = db.session.execute(history_q, {"client_id": client_id}).mappings().all()
     visits = int(row.visits or 0)
@@ -75,16 +80,16 @@ def card(client_id: int, *, value_class: str | None = None, timezone: str | None
     bounds = tuple(current_app.config["BUCKET_BOUNDS"])
     return {
         "client_id": c.id, "client_ref": c.ref, "first_name": c.first_name, "last_name": c.last_name,
-        "name": c.name, "phone": c.phone, "phone_callable": bool(c.phone_callable), "email": c.email,
+        "name": " ".join(p for p in (c.first_name, c.last_name) if p), "phone": c.phone, "phone_callable": bool(c.phone_callable), "email": c.email,
         "language": c.language,
-        "store": {"code": store.code, "name": store.name, "timezone": store.timezone,
-                  "currency": store.currency},
+        "store": {"code": c.store_code, "name": c.store_name, "timezone": c.store_timezone,
+                  "currency": c.store_currency},
         "consent_call": bool(c.consent_call), "consent_sms": bool(c.consent_sms),
         "consent_email": bool(c.consent_email), "consent_post": bool(c.consent_post),
         "do_not_contact": bool(c.do_not_contact), "notes": c.notes,
         "tier": client_rules.tier_for(visits), "bucket": client_rules.bucket_for(days_since, bounds),
         "value_class": value_class, "days_since": days_since,
-        "visits": visits, "spend": int(row.spend or 0), "currency": store.currency,
+        "visits": visits, "spend": int(row.spend or 0), "currency": c.store_currency,
         "no_shows": int(row.no_shows or 0),
         "last_visit": None if last is None else {
             "date": last.local_date.isoformat(), "service": last.service, "amount": last.amount,

@@ -11,6 +11,7 @@ and the outcome endpoint call.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -101,12 +102,14 @@ def _read(script_id: int | None) -> Texts:
     """The script and its stored texts in one statement, for reading only: the
     shipped content is shared, not copied (the agent's hot path)."""
     which = Script.is_default.is_(True) if script_id is None else Script.id == script_id
-    rows = db.session.execute(select(Script, ScriptText)
+    rows = db.session.execute(select(Script.id, Script.name, ScriptText.language, ScriptText.is_base,
+                                     ScriptText.content, ScriptText.version)
                               .outerjoin(ScriptText, ScriptText.script_id == Script.id).where(which)).all()
     if not rows and script_id is not None:
         raise NotFound(f"no script with id {script_id}")
-    script = rows[0][0] if rows else None
-    stored = [r[1] for r in rows if r[1] is not None]
+    # Columns, not entities (the hot path); the script is only named and numbered here.
+    script = SimpleNamespace(id=rows[0].id, name=rows[0].name) if rows else None
+    stored = [r for r in rows if r.language is not None]
     base_row = next((r for r in stored if r.is_base), None)
     if base_row is None:
         return Texts(script, content.BASE_LANGUAGE, content.SHIPPED_BASE, content.SHIPPED_TRANSLATIONS)
