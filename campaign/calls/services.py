@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, case, false, func, literal, or_, select, true, union_all, update
+from sqlalchemy import and_, bindparam, case, false, func, literal, null, or_, select, union_all, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..accounts.models import Staff, Store
@@ -68,32 +68,39 @@ class Claim:
 
 @functools.lru_cache(maxsize=4)
 def _campaigns_statement(one_campaign: bool):
-    """Built once per process (only the bound values change per call)."""
+    """Built once per process (only the bound values change per call): the
+    agent's active campaigns, then every store's time zone, in one result
+    (rows of the second part have no campaign id)."""
     calls_today = (select(func.count(Outcome.id))
                    .where(Outcome.staff_id == bindparam("me"), Outcome.campaign_id == Campaign.id,
                           Outcome.at >= bindparam("since"), Outcome.corrects_id.is_(None))
                    .scalar_subquery())
-    q = (select(Campaign.id, Campaign.name, Campaign.call_start, Campaign.call_end, Campaign.max_attempts,
-                Campaign.script_id, Campaign.offers, Quota.daily_cap, calls_today.label("calls_today"),
-                Store.id.label("store_id"), Store.timezone)
-         .join(Quota, Quota.campaign_id == Campaign.id)
-         .join(Store, true())
-         .where(Quota.staff_id == bindparam("me"), Campaign.status == "active"))
-    return q.where(Campaign.id == bindparam("campaign_id")) if one_campaign else q
+    camps = (select(Campaign.id, Campaign.name, Campaign.call_start, Campaign.call_end, Campaign.max_attempts,
+                    Campaign.script_id, Campaign.offers, Quota.daily_cap, calls_today.label("calls_today"),
+                    null().label("store_id"), null().label("timezone"))
+             .join(Quota, Quota.campaign_id == Campaign.id)
+             .where(Quota.staff_id == bindparam("me"), Campaign.status == "active"))
+    if one_campaign:
+        camps = camps.where(Campaign.id == bindparam("campaign_id"))
+    stores = select(null(), null(), null(), null(), null(), null(), null(), null(), null(),
+                    Store.id, Store.timezone)
+    return union_all(camps, stores)
 
 
 def _open_campaigns(staff: Staff, now: datetime, campaign_id: int | None) -> tuple[list, dict]:
     """The agent's active campaigns with today's call count, and every store's
-    time zone: one statement (campaigns × stores, a few dozen rows)."""
+    time zone: one statement."""
     since = day_start(staff.store.timezone if staff.store else None, now)
     params = {"me": staff.id, "since": since}
     if campaign_id is not None:
         params["campaign_id"] = campaign_id
-    campaigns, zones = {}, {}
+    campaigns, zones = [], {}
     for r in db.session.execute(_campaigns_statement(campaign_id is not None), params):
-        campaigns.setdefault(r.id, r)
-        zones[r.store_id] = r.timezone
-    return list(campaigns.values()), zones
+        if r.id is not None:
+            campaigns.append(r)
+        else:
+            zones[r.store_id] = r.timezone
+    return campaigns, zones
 
 
 def _branches(campaigns, zones: dict, now: datetime):
