@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from campaign.core.dates import format_date
 from campaign.outbox import rules, texts
 
 FACTS = dict(do_not_contact=False, moved_away=False, consent_sms=True, consent_email=True, consent_post=True,
@@ -101,5 +102,5 @@ def test_missing_language_falls_back_to_english():
 
 def test_dates_per_language():
     d = date(2026, 5, 8)
-    assert [texts.format_date(d, lg) for lg in ("en", "pl", "ru", "ja", "zh")] == [
+    assert [format_date(d, lg) for lg in ("en", "pl", "ru", "ja", "zh")] == [
         "8 May 2026", "08.05.2026", "08.05.2026", "2026年5月8日", "2026年5月8日"]

@@ -24,7 +24,7 @@ from ..extensions import db
 from ..scripts import services as scripts
 from . import rules
 from .models import Outcome
-from .services import _naive, day_start
+from .services import day_start
 
 
 @functools.lru_cache(maxsize=1)
@@ -80,7 +80,7 @@ def card(client_id: int, *, value_class: str | None = None, timezone: str | None
     bounds = tuple(current_app.config["BUCKET_BOUNDS"])
     return {
         "client_id": c.id, "client_ref": c.ref, "first_name": c.first_name, "last_name": c.last_name,
-        "name": " ".join(p for p in (c.first_name, c.last_name) if p), "phone": c.phone, "phone_callable": bool(c.phone_callable), "email": c.email,
+        "name": client_rules.full_name(c.first_name, c.last_name), "phone": c.phone, "phone_callable": bool(c.phone_callable), "email": c.email,
         "language": c.language,
         "store": {"code": c.store_code, "name": c.store_name, "timezone": c.store_timezone,
                   "currency": c.store_currency},
@@ -125,7 +125,7 @@ def script_context(card_: dict, staff: Staff, offer_label: str | None) -> dict:
 def progress(staff: Staff, now: datetime, campaign_id: int | None = None) -> list[dict]:
     """Per active campaign of the agent: quota, daily cap, calls today, what is
     left, callbacks due. Two statements."""
-    naive = _naive(now)
+    naive = clock.naive_utc(now)
     since = day_start(staff.store.timezone if staff.store else None, now)
     expiry = naive - timedelta(minutes=rules.CLAIM_MINUTES)
     mine = CampaignItem.staff_id == staff.id

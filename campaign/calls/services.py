@@ -22,7 +22,7 @@ from ..campaigns.models import Campaign, CampaignItem, Quota
 from ..campaigns.rules import InputErrors
 from ..clients import services as client_services
 from ..clients.models import Client, Contact
-from ..core import audit
+from ..core import audit, clock
 from ..core.errors import Conflict, Forbidden, NotFound, ValidationError
 from ..extensions import db
 from ..outbox import services as outbox
@@ -33,15 +33,11 @@ from .models import Outcome
 WORKING = ("queued", "claimed", "callback", "retry")
 
 
-def _naive(now: datetime) -> datetime:
-    return now.astimezone(timezone.utc).replace(tzinfo=None)
-
-
 def day_start(tz_name: str | None, now: datetime) -> datetime:
     """Midnight of the agent's day (their store's time zone, else UTC), naive UTC."""
     tz = ZoneInfo(tz_name) if tz_name else timezone.utc
     local = now.astimezone(tz)
-    return _naive(datetime.combine(local.date(), time(0), tzinfo=tz))
+    return clock.naive_utc(datetime.combine(local.date(), time(0), tzinfo=tz))
 
 
 def _in_hours(start: time, end: time, local_now: datetime) -> bool:
@@ -177,7 +173,7 @@ def claim_next(staff: Staff, now: datetime, *, campaign_id: int | None = None) -
     branches = _branches(campaigns, zones, now)
     if not branches:
         return None
-    naive, token = _naive(now), secrets.token_hex(16)
+    naive, token = clock.naive_utc(now), secrets.token_hex(16)
     params = {"me": staff.id, "now": naive, "expiry": naive - timedelta(minutes=rules.CLAIM_MINUTES),
               "token": token}
     for i, (cid, stores, _capped) in enumerate(branches):
@@ -198,7 +194,7 @@ def claim_next(staff: Staff, now: datetime, *, campaign_id: int | None = None) -
 
 def held_claim(staff: Staff, now: datetime) -> Claim | None:
     """The agent's most recent live claim (a reloaded page resumes it)."""
-    naive = _naive(now)
+    naive = clock.naive_utc(now)
     row = db.session.execute(
         select(CampaignItem.id, CampaignItem.campaign_id, CampaignItem.client_id, CampaignItem.claim_token,
                CampaignItem.claimed_at, CampaignItem.value_class, CampaignItem.attempts,
@@ -269,7 +265,7 @@ def log_outcome(item_id: int, staff: Staff, data, now: datetime) -> Outcome:
                                 answer_keys=scripts.answer_keys(camp.script_id) if answered else None)
     except InputErrors as exc:
         raise _invalid(exc) from None
-    naive = _naive(now)
+    naive = clock.naive_utc(now)
     old = _correction_target(o, item, staff) if o.corrects is not None else None
     if old is None:
         if item.status != "claimed":
@@ -361,7 +357,7 @@ def resolve_complaint(contact_id: int, staff: Staff, note: str | None, now: date
                               details={"note": "is required"})
     if len(note) > rules.NOTES_MAX:
         raise ValidationError("The note is too long.", details={"note": f"at most {rules.NOTES_MAX} characters"})
-    contact.resolved_at = _naive(now)
+    contact.resolved_at = clock.naive_utc(now)
     client = db.session.get(Client, contact.client_id)
     audit.record("complaint.resolve", actor_id=staff.id, target=f"client:{client.ref}",
                  contact_id=contact.id, note=note)

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import Store
 from ..extensions import db
+from .rules import full_name
 
 VISIT_STATUSES = ("completed", "no_show", "cancelled")
 
@@ -47,7 +48,7 @@ class Client(db.Model):
 
     @property
     def name(self) -> str:
-        return " ".join(p for p in (self.first_name, self.last_name) if p)
+        return full_name(self.first_name, self.last_name)
 
 
 class Visit(db.Model):

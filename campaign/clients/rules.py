@@ -29,6 +29,11 @@ VALUE_CLASS_LABELS = {"A": "A (top 20 %)", "B": "B (next 30 %)", "C": "C (the re
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+def full_name(first_name: str | None, last_name: str | None) -> str:
+    """A client's name as shown: the parts there are, first then last."""
+    return " ".join(p for p in (first_name, last_name) if p)
+
+
 def bucket_for(days_since: int | None, bounds: tuple[int, ...]) -> str:
     """``active`` below bounds[0], then one bucket per bound; ``never`` without a visit."""
     if days_since is None:

@@ -38,6 +38,11 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def naive_utc(at: datetime) -> datetime:
+    """An aware datetime as the naive UTC stored in DateTime columns (naive ones pass as they are)."""
+    return at.astimezone(timezone.utc).replace(tzinfo=None) if at.tzinfo else at
+
+
 def utcnow_naive() -> datetime:
     """UTC without tzinfo, the form stored in DateTime columns."""
     return now().replace(tzinfo=None)

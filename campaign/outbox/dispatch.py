@@ -28,10 +28,11 @@ from flask import current_app
 from sqlalchemy import and_, exists, or_, select, update
 
 from ..clients.models import Client, Contact, Visit
+from ..core import clock
 from ..extensions import db
 from . import channels, rules
 from .models import Message
-from .services import contact_count, facts_of, naive, recipient_for
+from .services import contact_count, facts_of, recipient_for
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def _due(now_naive: datetime):
 def claim(now, limit: int = BATCH) -> list[int]:
     """Take up to ``limit`` due messages for this run and commit; returns their ids."""
     db.session.commit()  # the claim must open its own transaction
-    stamp = naive(now)
+    stamp = clock.naive_utc(now)
     pick = select(Message.id).where(_due(stamp)).order_by(Message.due_at, Message.id).limit(limit)
     if db.session.get_bind().dialect.name == "postgresql":
         # A CTE runs once. As an IN (subquery) PostgreSQL may re-run the
@@ -76,7 +77,7 @@ def visited_since(client_id: int, since: datetime, until: datetime) -> bool:
 
 def stop_reason(msg: Message, client: Client, now) -> str | None:
     """Why ``msg`` must not go out now (None: send it). Shared with the letter export."""
-    if visited_since(client.id, msg.created_at, naive(now)):
+    if visited_since(client.id, msg.created_at, clock.naive_utc(now)):
         return "visited"
     return rules.block_reason(msg.channel, facts_of(client), contact_count(client.id),
                               current_app.config["CONTACT_CAP"])
@@ -92,7 +93,7 @@ def _finish(message_id: int, **values) -> bool:
 def send_one(message_id: int, now) -> str:
     """Check, send and record one claimed message; returns its new status."""
     config = current_app.config
-    stamp = naive(now)
+    stamp = clock.naive_utc(now)
     msg = db.session.get(Message, message_id)
     if msg is None or msg.status != "sending":
         db.session.rollback()
@@ -152,4 +153,4 @@ def dispatch_due(now, *, limit: int = BATCH, max_batches: int = 50) -> dict:
 
 def anything_due(now) -> bool:
     """Cheap check for the ticker: is a message waiting for a dispatcher?"""
-    return bool(db.session.scalar(select(exists().where(_due(naive(now))))))
+    return bool(db.session.scalar(select(exists().where(_due(clock.naive_utc(now))))))

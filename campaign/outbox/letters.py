@@ -13,12 +13,11 @@ from sqlalchemy import func, select, update
 
 from ..accounts.models import Store
 from ..clients.models import Client, Contact
-from ..core import audit
+from ..core import audit, clock
 from ..core.errors import Conflict
 from ..extensions import db
 from .dispatch import stop_reason
 from .models import Message
-from .services import naive
 
 CSV_HEADER = ("batch", "message_id", "client_ref", "first_name", "last_name", "name", "language",
               "store_code", "store_name", "kind", "subject", "body", "offer_valid_until", "due_date",
@@ -28,7 +27,7 @@ CSV_HEADER = ("batch", "message_id", "client_ref", "first_name", "last_name", "n
 def ready_query(now):
     """Letters ready to print at ``now``, oldest first."""
     return (select(Message).where(Message.channel == "letter", Message.status == "scheduled",
-                                  Message.due_at <= naive(now))
+                                  Message.due_at <= clock.naive_utc(now))
             .order_by(Message.due_at, Message.id))
 
 
@@ -43,7 +42,7 @@ def export_ready(now, *, actor_id: int | None) -> dict:
     the same moment never print the same letter twice. Returns
     ``{"batch", "sent", "cancelled"}``; the caller commits.
     """
-    stamp = naive(now)
+    stamp = clock.naive_utc(now)
     batch = f"{stamp:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
     ids = list(db.session.execute(
         update(Message).where(Message.channel == "letter", Message.status == "scheduled",

@@ -21,10 +21,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..clients.models import Client, Contact
-from ..core import audit
+from ..core import audit, clock
 from ..core import jobs as core_jobs
 from ..core.errors import Conflict
 from ..core.models import Job
+from ..core.dates import format_date
 from ..extensions import db
 from . import rules, texts
 from .models import Message
@@ -37,10 +38,6 @@ LETTER_SPACING = timedelta(days=7)
 OFFER_DAYS = 7
 REMINDER_BEFORE = timedelta(days=2)
 _KICKED = "winback_outbox_kicked"
-
-
-def naive(at: datetime) -> datetime:
-    return at.astimezone(timezone.utc).replace(tzinfo=None) if at.tzinfo else at
 
 
 def facts_of(client: Client) -> rules.ClientFacts:
@@ -83,11 +80,11 @@ def _insert(*, key: str, client: Client, campaign, item, channel: str, kind: str
     language, subject, body = texts.render(
         kind, rules.language_for(client.language), first_name=client.first_name,
         store_name=client.store.name if client.store else "", **values)
-    stamp = naive(now)
+    stamp = clock.naive_utc(now)
     row = dict(dedupe_key=key, client_id=client.id, campaign_id=getattr(campaign, "id", None),
                item_id=getattr(item, "id", None), channel=channel, kind=kind, language=language,
                recipient=recipient_for(channel, client), subject=subject, body=body,
-               offer_valid_until=offer_until, status="scheduled", due_at=naive(due), attempts=0,
+               offer_valid_until=offer_until, status="scheduled", due_at=clock.naive_utc(due), attempts=0,
                created_at=stamp, updated_at=stamp)
     dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
     stmt = (dialect.insert(Message).values(**row).on_conflict_do_nothing(index_elements=["dedupe_key"])
@@ -143,7 +140,7 @@ def after_attempts_exhausted(item, campaign, client, now) -> list[Message]:
         valid_until = (due + timedelta(days=OFFER_DAYS)).astimezone(tz).date()
         msg = _insert(key=f"item:{item.id}:{kind}", client=client, campaign=campaign, item=item,
                       channel=channel, kind=kind, due=due, now=now, offer_until=valid_until,
-                      offer=offer, valid_until=texts.format_date(valid_until, language))
+                      offer=offer, valid_until=format_date(valid_until, language))
         if msg is not None:
             made.append(msg)
     return made
@@ -158,8 +155,8 @@ def after_booking(item, campaign, client, booked_at_utc, service, now) -> Messag
     if booked_at_utc.tzinfo is None:
         booked_at_utc = booked_at_utc.replace(tzinfo=timezone.utc)
     due = booked_at_utc - REMINDER_BEFORE
-    stamp = naive(now)
-    key = f"item:{item.id}:booking_reminder:{naive(booked_at_utc).isoformat(timespec='minutes')}"
+    stamp = clock.naive_utc(now)
+    key = f"item:{item.id}:booking_reminder:{clock.naive_utc(booked_at_utc).isoformat(timespec='minutes')}"
     db.session.execute(
         update(Message).where(Message.item_id == item.id, Message.kind == "booking_reminder",
                               Message.status == "scheduled", Message.dedupe_key != key)
@@ -171,7 +168,7 @@ def after_booking(item, campaign, client, booked_at_utc, service, now) -> Messag
     local = booked_at_utc.astimezone(_store_tz(client))
     return _insert(key=key, client=client, campaign=campaign, item=item, channel="sms",
                    kind="booking_reminder", due=due, now=now, service=service,
-                   booking_date=texts.format_date(local.date(), language),
+                   booking_date=format_date(local.date(), language),
                    booking_time=texts.format_time(local, language))
 
 
@@ -180,7 +177,7 @@ def cancel_pending(client_id, reason, now, *, campaign_id=None, channel=None) ->
     opt-out…), optionally of one campaign or one channel. Messages already
     being sent are left to finish. Returns how many were cancelled."""
     stmt = (update(Message).where(Message.client_id == client_id, Message.status == "scheduled")
-            .values(status="cancelled", cancel_reason=reason, updated_at=naive(now)))
+            .values(status="cancelled", cancel_reason=reason, updated_at=clock.naive_utc(now)))
     if campaign_id is not None:
         stmt = stmt.where(Message.campaign_id == campaign_id)
     if channel is not None:
@@ -193,7 +190,7 @@ def cancel_message(message_id: int, *, actor_id: int | None, now) -> Message:
     """A manager cancels one scheduled message (409 once it is no longer scheduled)."""
     result = db.session.execute(
         update(Message).where(Message.id == message_id, Message.status == "scheduled")
-        .values(status="cancelled", cancel_reason="manager", updated_at=naive(now))
+        .values(status="cancelled", cancel_reason="manager", updated_at=clock.naive_utc(now))
         .execution_options(synchronize_session="fetch"))
     if not result.rowcount:
         raise Conflict("only a scheduled message can be cancelled; this one is no longer scheduled")
@@ -216,7 +213,7 @@ def inbound_sms(sender: str | None, text: str | None, now) -> dict:
     for client in clients:
         if client.consent_sms:
             client.consent_sms = False
-            client.updated_at = naive(now)
+            client.updated_at = clock.naive_utc(now)
             audit.record("client.sms_opt_out", actor_id=None, target=f"client:{client.ref}",
                          phone=phone, text=(text or "")[:160])
         cancelled += cancel_pending(client.id, "opt_out", now, channel="sms")

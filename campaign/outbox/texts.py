@@ -6,7 +6,7 @@ A kind without a text in the client's language falls back to English.
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from .rules import DEFAULT_LANGUAGE
 
@@ -128,17 +128,7 @@ OFFER_TEXT = {
                   "zh": "由另一位技师免费重做"},
 }
 
-_MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August",
-              "September", "October", "November", "December")
 _SERVICE_DEFAULT = {"en": "appointment", "pl": "wizyta", "ru": "визит", "ja": "施術", "zh": "服务"}
-
-
-def format_date(day: date, language: str) -> str:
-    if language in ("ja", "zh"):
-        return f"{day.year}年{day.month}月{day.day}日"
-    if language in ("ru", "pl"):
-        return day.strftime("%d.%m.%Y")
-    return f"{day.day} {_MONTHS_EN[day.month - 1]} {day.year}"
 
 
 def format_time(at: datetime, language: str) -> str:

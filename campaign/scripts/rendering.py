@@ -8,23 +8,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
+from ..core.dates import format_date
 from .rules import TOKEN, END, PLACEHOLDERS, merge
-
-_MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-              "October", "November", "December")
-
-
-def format_date(day: date, language: str) -> str:
-    """A date as people of the language write it."""
-    lang = language.split("-")[0]
-    if lang == "en":
-        return f"{day.day} {_MONTHS_EN[day.month - 1]} {day.year}"
-    if lang in ("ja", "zh"):
-        return f"{day.year}年{day.month}月{day.day}日"
-    if lang in ("ru", "pl", "de", "uk", "cs"):
-        return day.strftime("%d.%m.%Y")
-    return day.isoformat()
-
 
 def placeholder_values(ctx: dict, language: str, *, neutral: dict, offer_labels: dict) -> dict[str, str]:
     """Each placeholder's text: the context's value (dates formatted, an offer
