@@ -7,3 +7,4 @@ from .campaigns.models import Campaign, CampaignItem, Quota, Script  # noqa: F40
 from .calls import models as calls_models  # noqa: F401,E402
 from .scripts import models as scripts_models  # noqa: F401,E402
 from .outbox import models as outbox_models  # noqa: F401,E402
+from .scoring import models as scoring_models  # noqa: F401,E402

@@ -2,7 +2,7 @@
 references the row it corrects."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -21,6 +21,8 @@ class Outcome(db.Model):
         Index("ix_outcomes_item_at", "item_id", "at"),
         Index("ix_outcomes_staff_at", "staff_id", "at"),
         Index("ix_outcomes_campaign_at", "campaign_id", "at"),
+        # The leaderboard roll-up rebuilds one agent's numbers in one campaign.
+        Index("ix_outcomes_staff_campaign", "staff_id", "campaign_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -28,7 +30,13 @@ class Outcome(db.Model):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    at: Mapped[datetime]  # UTC
+    at: Mapped[datetime]  # UTC, when it was logged
+    # When the call was made (UTC) and its date in the client's store time
+    # zone: a correction keeps the call's own (attribution windows, months).
+    call_at: Mapped[datetime]
+    local_date: Mapped[date]
+    # The agent's team at the time of the call: conversions are credited to it.
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     disposition: Mapped[str] = mapped_column(String(20))
     reached: Mapped[bool]
     reason: Mapped[str | None] = mapped_column(String(20))

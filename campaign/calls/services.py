@@ -26,6 +26,7 @@ from ..core import audit, clock
 from ..core.errors import Conflict, Forbidden, NotFound, ValidationError
 from ..extensions import db
 from ..outbox import services as outbox
+from ..scoring import marks as scores
 from ..scripts import services as scripts
 from . import rules
 from .models import Outcome
@@ -302,13 +303,21 @@ def log_outcome(item_id: int, staff: Staff, data, now: datetime) -> Outcome:
     else:
         contact = db.session.get(Contact, old.contact_id)
         contact.reached, contact.disposition, contact.reason = is_reached, o.disposition, o.reason
+    if old is None:
+        call_at, local_date, team_id = naive, clock.local_today(client.store.timezone, now), staff.team_id
+    else:
+        call_at, local_date, team_id = old.call_at, old.local_date, old.team_id
     outcome = Outcome(item_id=item.id, campaign_id=camp.id, client_id=client.id, staff_id=staff.id,
-                      at=naive, disposition=o.disposition, reached=is_reached, reason=o.reason,
+                      at=naive, call_at=call_at, local_date=local_date, team_id=team_id,
+                      disposition=o.disposition, reached=is_reached, reason=o.reason,
                       offer=o.offer, notes=o.notes, callback_at=o.callback_at, booked_at=o.booked_at,
                       service=o.service, consent=o.consent, answers=o.answers,
                       corrects_id=old.id if old else None, contact_id=contact.id)
     db.session.add(outcome)
     db.session.flush()
+    # The leaderboard of this agent in this campaign is behind now; a reached
+    # call (or a correction) may also change who converted this client.
+    scores.mark_dirty([(staff.id, camp.id, client.id if (is_reached or old is not None) else 0)])
     _client_effects(o, client, staff, now)
     if old is None:
         _follow_ups(o, change, item, camp, client, now)

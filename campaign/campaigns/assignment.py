@@ -40,6 +40,7 @@ from ..accounts.models import Staff, StaffLanguage
 from ..core import clock
 from ..core.errors import Conflict, NotFound
 from ..extensions import db
+from ..scoring import marks
 from . import capacity, policy, queries
 from .models import Campaign, CampaignItem, Quota
 
@@ -366,6 +367,8 @@ def run(campaign_id: int, *, move_absent: bool = False, progress=None) -> dict:
                            .values(pool_reason=pool_reason)
                            .execution_options(synchronize_session=False))
     _drop_temps(conn)
+    # Items moved between agents: their leaderboard "assigned" is rebuilt before the next read.
+    marks.mark_campaign(campaign_id)
     progress(0.9)
     counts = queries.item_counts(campaign_id)
     # UPDATE … FROM reports no row count on SQLite: count placements instead.

@@ -31,3 +31,34 @@ def _day_number_sqlite(element, compiler, **kw):
 
 def is_sqlite(bind) -> bool:
     return bind.dialect.name == "sqlite"
+
+
+class month_key(FunctionElement):
+    """YYYYMM of a DATE expression as an integer (202611): the unit of
+    leaderboard and bonus months, on both databases."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "month_key"
+
+
+@compiles(month_key)
+def _month_key_default(element, compiler, **kw):
+    arg = compiler.process(element.clauses, **kw)
+    return f"CAST(to_char({arg}, 'YYYYMM') AS INTEGER)"
+
+
+@compiles(month_key, "sqlite")
+def _month_key_sqlite(element, compiler, **kw):
+    arg = compiler.process(element.clauses, **kw)
+    return f"CAST(strftime('%Y%m', {arg}) AS INTEGER)"
+
+
+def upsert(model, bind):
+    """The dialect's ``INSERT`` that has ``on_conflict_do_update`` /
+    ``on_conflict_do_nothing`` (PostgreSQL and SQLite spell it the same)."""
+    if is_sqlite(bind):
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert
+    return insert(model)

@@ -13,6 +13,7 @@ from ..accounts.models import Staff, StaffLanguage, StaffRole, Store, Team
 from ..clients.models import Client, Visit
 from ..core import clock, csvio
 from ..extensions import db
+from ..scoring import marks
 from . import rules
 
 
@@ -106,6 +107,7 @@ class Import:
             else:
                 self.unchanged += 1
         self.table.write(inserts, updates)
+        self.table.after_write(inserts, updates, existing)
         self.inserted += len(inserts)
         self.updated += len(updates)
         rejected.sort(key=lambda r: r[0])
@@ -158,6 +160,9 @@ class _Table:
                 out[row[1]] = row._asdict()
         return out
 
+    def after_write(self, inserts: list, updates: list, existing: dict) -> None:
+        """What else must know of the rows written (same transaction)."""
+
     def write(self, inserts: list, updates: list) -> None:
         stamps = {"created_at": self.now, "updated_at": self.now} if self.stamped else {}
         if inserts:  # Core INSERT of the table: an executemany without ORM bookkeeping
@@ -190,6 +195,14 @@ class _Visits(_Table):
     columns = ("client_id", "store_id", "visited_at", "local_date", "date_only", "service", "amount",
                "status", "served_by")
     defaults = {"service": None, "amount": None, "status": "completed", "served_by": None}
+
+    def after_write(self, inserts, updates, existing):
+        """A visit that arrives or changes may convert a called client, or stop
+        converting one (a correction to no_show): those clients are marked for
+        attribution, which runs before the next read of the scores."""
+        by_id = {row["id"]: row["client_id"] for row in existing.values()}
+        marks.mark_clients({v["client_id"] for v in inserts} | {v["client_id"] for v in updates}
+                           | {by_id[v["id"]] for v in updates})
 
     def resolve(self, rows, reject):
         """client_ref → client_id with one query per batch; an unknown ref is rejected."""

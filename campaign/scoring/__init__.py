@@ -1,0 +1,1 @@
+"""Conversions, leaderboards, competitions, lift and reports (SPEC §7)."""
