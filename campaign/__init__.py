@@ -75,6 +75,8 @@ def _register_blueprints(app: Flask) -> None:
     from .calls.views import bp as calls_bp
     from .imports.views import bp as imports_bp
     from .outbox.views import bp as outbox_bp
+    from .scoring.report_views import bp as reports_bp
+    from .scoring.views import bp as scoring_bp
     from .scripts.views import bp as scripts_bp
 
     app.register_blueprint(accounts_bp)
@@ -84,6 +86,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(calls_bp)
     app.register_blueprint(scripts_bp)
     app.register_blueprint(outbox_bp)
+    app.register_blueprint(scoring_bp)
+    app.register_blueprint(reports_bp)
     # The API authenticates with bearer tokens, never cookies, so CSRF does not apply.
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)

@@ -21,6 +21,7 @@ def init_app(app) -> None:
     app.cli.add_command(token_group)
     app.cli.add_command(user_group)
     app.cli.add_command(outbox_group)
+    app.cli.add_command(scores_group)
 
 
 @click.command("import")
@@ -37,6 +38,12 @@ def import_command(kind, file):
         sys.exit(2)
     click.echo(f"inserted={summary['inserted']} updated={summary['updated']} "
                f"unchanged={summary['unchanged']} rejected={summary['rejected']}")
+    if summary.get("scores_job"):
+        # Attribute the new visits now rather than leave it to a worker this
+        # command does not wait for (the queued refresh then finds nothing to do).
+        from .scoring import scores
+        done = scores.refresh()
+        click.echo(f"attributed: clients={done['clients']} score_pairs={done['pairs']}", err=True)
     for r in summary["rejects"][:20]:
         click.echo(f"  line {r['line']}, {r['column'] or '-'}: {r['reason']}", err=True)
     if summary["rejected"] > 20:
@@ -173,3 +180,23 @@ def user_set_password(employee_code, password):
         raise click.ClickException(exc.message)
     db.session.commit()
     click.echo(f"password set for {staff.employee_code} ({staff.name})")
+
+
+scores_group = AppGroup("scores", help="Conversions and leaderboard roll-ups.")
+
+
+@scores_group.command("refresh")
+def scores_refresh():
+    """Attribute what arrived and bring the leaderboard roll-ups up to date."""
+    from .scoring import scores
+    done = scores.refresh()
+    click.echo(f"marks={done['marks']} clients={done['clients']} pairs={done['pairs']}")
+
+
+@scores_group.command("rebuild")
+def scores_rebuild():
+    """Re-attribute every called client and rebuild every roll-up from scratch."""
+    from .scoring import scores
+    pairs = scores.rebuild_all()
+    db.session.commit()
+    click.echo(f"rebuilt pairs={pairs}")

@@ -13,6 +13,7 @@ from ..accounts.models import Staff, Store
 from ..campaigns import queries, rules, services
 from ..campaigns.models import ITEM_STATUSES, Campaign
 from ..core import clock
+from ..scoring import scores
 from ..extensions import db
 from . import bp
 
@@ -71,6 +72,7 @@ def list_campaigns():
 @api_roles("manager")
 def get_campaign(campaign_id):
     camp = services.get(campaign_id)
+    scores.refresh()  # "converted" includes every call and visit so far
     return jsonify(campaign_json(camp, counts=queries.counts(camp)))
 
 

@@ -12,6 +12,10 @@ from .openapi_calls import PATHS as CALL_PATHS
 from .openapi_calls import SCHEMAS as CALL_SCHEMAS
 from .openapi_outbox import PATHS as OUTBOX_PATHS
 from .openapi_outbox import SCHEMAS as OUTBOX_SCHEMAS
+from .openapi_reports import PATHS as REPORT_PATHS
+from .openapi_reports import SCHEMAS as REPORT_SCHEMAS
+from .openapi_scores import PATHS as SCORE_PATHS
+from .openapi_scores import SCHEMAS as SCORE_SCHEMAS
 from .openapi_scripts import PATHS as SCRIPT_PATHS
 from .openapi_scripts import SCHEMAS as SCRIPT_SCHEMAS
 from .openapi_common import err as _err, json_body as _json
@@ -121,6 +125,8 @@ def document() -> dict:
             **CALL_PATHS,
             **SCRIPT_PATHS,
             **OUTBOX_PATHS,
+            **SCORE_PATHS,
+            **REPORT_PATHS,
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
@@ -141,6 +147,8 @@ def document() -> dict:
                 **CALL_SCHEMAS,
                 **SCRIPT_SCHEMAS,
                 **OUTBOX_SCHEMAS,
+                **SCORE_SCHEMAS,
+                **REPORT_SCHEMAS,
             },
         },
     }

@@ -8,11 +8,10 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import Date, and_, case, cast, func, select
+from sqlalchemy import and_, case, func, select
 
 from ..accounts.models import Staff, StaffLanguage, StaffRole, Store
-from ..clients.models import Client, Contact, Visit
-from ..core.sql import day_number
+from ..clients.models import Client, Contact
 from ..extensions import db
 from . import capacity, policy, rules
 from .models import Campaign, CampaignItem, Quota
@@ -155,26 +154,18 @@ def counts(camp: Campaign) -> dict:
     converted (plus items by status and pool reasons). Two statements.
 
     ``reached``: distinct clients with a reached contact of this campaign.
-    ``converted``: of those, the ones with a completed visit after the call
-    and within the attribution window (SPEC §7). A date-only visit is stored
-    at the start of its local day, so a same-day date-only visit is not
-    after the call and does not convert. The window is counted from the
-    call's UTC date here; conversions credited to agents (scoring) use the
-    store-local date.
+    ``converted``: the campaign's conversions (SPEC §7), as attributed by
+    ``scoring`` — read after ``scoring.scores.refresh()`` to include the
+    latest calls and visits.
     """
+    from ..scoring.models import Conversion
+
     items_now = item_counts(camp.id)
-    calls = (select(Contact.client_id, Contact.at)
-             .where(Contact.campaign_id == camp.id, Contact.channel == "call", Contact.reached)
-             .subquery())
-    converted = (select(Visit.client_id)
-                 .join(calls, calls.c.client_id == Visit.client_id)
-                 .where(Visit.status == "completed", Visit.visited_at > calls.c.at,
-                        day_number(Visit.local_date) - day_number(cast(calls.c.at, Date))
-                        <= camp.attribution_window_days)
-                 .distinct().subquery())
+    reached = (select(func.count(func.distinct(Contact.client_id)))
+               .where(Contact.campaign_id == camp.id, Contact.channel == "call", Contact.reached))
+    converted = select(func.count()).where(Conversion.campaign_id == camp.id)
     reached_n, converted_n = db.session.execute(
-        select(select(func.count(func.distinct(calls.c.client_id))).scalar_subquery(),
-               select(func.count()).select_from(converted).scalar_subquery())).one()
+        select(reached.scalar_subquery(), converted.scalar_subquery())).one()
     return {**items_now, "reached": int(reached_n or 0), "converted": int(converted_n or 0)}
 
 

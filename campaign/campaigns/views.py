@@ -276,10 +276,24 @@ def _job_json(job) -> dict:
             "error": job.error if job.status == "failed" else None}
 
 
+# app.extensions key: functions fn(campaign, now) -> (template name, context), shown
+# on the campaign page under the live counts (scoring adds the funnel, lift,
+# reasons and offers). They run first: scoring's brings its roll-ups up to date.
+CAMPAIGN_PANELS = "winback.campaign_panels"
+
+
+def register_campaign_panel(blueprint, fn) -> None:
+    """Add a panel to the campaign page when ``blueprint`` is registered on an app."""
+    blueprint.record_once(lambda state: state.app.extensions.setdefault(CAMPAIGN_PANELS, []).append(fn))
+
+
 @bp.get("/campaigns/<int:campaign_id>")
 @roles_required(*MANAGER)
 def show(campaign_id):
     camp = services.get(campaign_id)
+    now = clock.utcnow_naive()
+    panels = [fn(camp, now) for fn in current_app.extensions.get(CAMPAIGN_PANELS, ())] \
+        if camp.status != "draft" else []
     agents = queries.agent_queues(camp)
     counts = queries.counts(camp) if camp.status != "draft" else None
     draft = None
@@ -288,6 +302,7 @@ def show(campaign_id):
         draft = {"quotas": len(with_quota), "total_target": sum(a["target"] for a in with_quota)}
     movable = sum(a["untouched"] for a in agents if a["absent"])
     return render_template("campaigns/show.html", camp=camp, agents=agents, counts=counts, draft=draft,
+                           panels=panels,
                            job=_job(camp), movable=movable, total_items=sum(a["items"] for a in agents), store_codes=_store_codes(),
                            TRANSITIONS=rules.TRANSITIONS, STATUS_ACTIONS=rules.STATUS_ACTIONS,
                            POOL_REASON_LABELS=rules.POOL_REASON_LABELS, OFFERS=rules.OFFERS,

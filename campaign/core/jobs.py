@@ -39,6 +39,7 @@ HANDLERS: dict[str, str] = {
     "import": "campaign.imports.jobs:run_import",
     "campaign_assign": "campaign.campaigns.jobs:run_assignment",
     "outbox_dispatch": "campaign.outbox.jobs:run_dispatch",
+    "scores_refresh": "campaign.scoring.jobs:run_refresh",
     "noop": "campaign.core.jobs:_noop",
     "fail": "campaign.core.jobs:_fail",
 }

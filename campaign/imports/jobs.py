@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import delete, insert, select
 
-from ..core import audit, csvio
+from ..core import audit, csvio, jobs
 from ..core.models import Job, JobFileChunk
 from ..extensions import db
 from . import rules
@@ -33,6 +33,9 @@ def run_import(job: Job, progress) -> dict:
         progress(min(0.99, reader.bytes_read / size))
     drop_upload(job_id)
     result = run.result()
+    if kind == "visits" and (result["inserted"] or result["updated"]):
+        # Attribute the visits that arrived (the marks are written with each batch).
+        result["scores_job"] = jobs.start("scores_refresh", starter_id=job.starter_id).id
     audit.record("import", actor_id=job.starter_id, target=f"job:{job_id}", kind=kind,
                  filename=params.get("filename"), **{k: result[k] for k in
                                                      ("inserted", "updated", "unchanged", "rejected")})

@@ -1,0 +1,3 @@
+"""OpenAPI paths and schemas of the reports and lift endpoints."""
+PATHS: dict = {}
+SCHEMAS: dict = {}

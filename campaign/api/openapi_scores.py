@@ -1,0 +1,3 @@
+"""OpenAPI paths and schemas of the leaderboard and competitions endpoints."""
+PATHS: dict = {}
+SCHEMAS: dict = {}

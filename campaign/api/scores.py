@@ -1,0 +1,1 @@
+"""Leaderboards and competitions under /api/v1."""
