@@ -17,11 +17,17 @@ on any day.
 from __future__ import annotations
 
 import importlib.util
+import random
 import sys
 import tempfile
 from collections.abc import Callable
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType
+from zoneinfo import ZoneInfo
+
+from flask import g
 
 from sqlalchemy import select
 
@@ -112,15 +118,106 @@ def _demo_campaigns() -> list[str]:
         campaigns.set_quotas(camp, [{"employee_code": code, "target": t} for code, t in targets.items()],
                              actor_id=None)
         if launched:
-            camp.status, camp.launched_at = "active", clock.utcnow_naive()
-            camp.launched_as_of = clock.now().date()
-            result = assignment.run(camp.id)
+            # Launched two weeks ago, so the leaderboard and reports have a history to show.
+            with _pinned(clock.now() - timedelta(days=HISTORY_DAYS)):
+                camp.status, camp.launched_at = "active", clock.utcnow_naive()
+                camp.launched_as_of = clock.now().date()
+                result = assignment.run(camp.id)
+            db.session.commit()
             lines.append(f"campaign   {name!r}: launched, {result['assigned']} clients queued, "
                          f"{result['holdout']} in the holdout, {result['pool']} in the pool")
+            lines.append(_demo_history(camp, targets))
         else:
             lines.append(f"campaign   {name!r}: draft with quotas, ready to preview and launch")
         db.session.commit()
     return lines
+
+
+HISTORY_DAYS = 14
+# Calls a day per agent in the demo history; A-JP01 (the documented live
+# queue) makes few, so plenty is left to call.
+CALLS_A_DAY = {"A-JP01": 1}
+# No wrong_number: its effect (phone not callable) is the clients file's to
+# decide, and a second demo load must find the clients unchanged.
+DISPOSITIONS = (("no_answer", 34), ("busy", 8), ("voicemail", 10), ("callback", 6), ("booked", 13),
+                ("will_visit", 14), ("not_interested", 10), ("moved_away", 2),
+                ("complaint", 1))
+REASONS = ("parking", "service", "technique", "price", "personal", "personal", "mismatch", "moved")
+
+
+@contextmanager
+def _pinned(at: datetime):
+    """Run under a pinned clock (the same mechanism a job started under a pin uses)."""
+    setattr(g, clock.JOB_PIN, at.isoformat())
+    try:
+        yield
+    finally:
+        g.pop(clock.JOB_PIN, None)
+
+
+def _demo_history(camp: Campaign, targets: dict) -> str:
+    """Two weeks of calls through the real services, each under the clock of
+    its moment, then the visits that followed through the POS upsert: the
+    leaderboard, competitions and reports have something to show."""
+    from .calls import services as calls
+    from .scoring import scores
+    from .scoring import services as scoring
+
+    rnd = random.Random(11)
+    real_now = clock.now()
+    start = real_now - timedelta(days=HISTORY_DAYS)
+    agents = [accounts.staff_by_code(code) for code in targets]
+    names, weights = zip(*DISPOSITIONS)
+    visits, logged = [], 0
+    for day in range(HISTORY_DAYS):
+        for agent in agents:
+            for k in range(CALLS_A_DAY.get(agent.employee_code, rnd.randint(2, 5))):
+                at = (start + timedelta(days=day)).replace(hour=1 + 2 * k, minute=rnd.randrange(60),
+                                                           second=0, microsecond=0)
+                if at >= real_now:
+                    break
+                with _pinned(at):
+                    now = clock.now()
+                    claim = calls.claim_next(agent, now)
+                    if claim is None:
+                        break
+                    disposition = rnd.choices(names, weights)[0]
+                    data = {"disposition": disposition, "claim": claim.token}
+                    if disposition not in ("no_answer", "busy", "voicemail", "wrong_number"):
+                        data["reason"] = rnd.choice(REASONS)
+                        data["offer"] = rnd.choice(camp.offers or [None])
+                    if disposition == "callback":
+                        data["callback_at"] = (now + timedelta(hours=rnd.randint(20, 50))).isoformat()
+                    if disposition == "booked":
+                        data["booked_at"] = (now + timedelta(days=rnd.randint(2, 6))).replace(
+                            hour=5, minute=0).isoformat()
+                        data["service"] = "Foot massage 60 min"
+                    calls.log_outcome(claim.item_id, agent, data, now)
+                    db.session.commit()
+                    logged += 1
+                back = {"booked": 0.75, "will_visit": 0.45, "callback": 0.15, "not_interested": 0.04}
+                if rnd.random() < back.get(disposition, 0.0):
+                    when = at + timedelta(days=rnd.randint(1, 12), hours=3)
+                    if when < real_now:
+                        client = db.session.get(Client, claim.client_id)
+                        visits.append({"visit_ref": f"DEMO-WB-{claim.item_id}", "client_ref": client.ref,
+                                       "store_code": client.store.code,
+                                       "visited_at": when.astimezone(ZoneInfo(client.store.timezone))
+                                       .replace(tzinfo=None).isoformat(timespec="minutes"),
+                                       "service": "Foot massage 60 min", "amount": str(rnd.choice((6800, 8800, 12000))),
+                                       "status": "completed"})
+    for i in range(0, len(visits), imports.MAX_API_VISITS):
+        imports.upsert_visits(visits[i:i + imports.MAX_API_VISITS])
+        db.session.commit()
+    scores.refresh()
+    period = f"{real_now.year:04d}-{real_now.month:02d}"
+    for kind, a, b in (("agent", "A-JP01", "A-JP02"), ("team", "Sakura", "Thames")):
+        scoring.create_competition({"period": period, "kind": kind, "side_a": a, "side_b": b,
+                                    "name": "Demo derby" if kind == "agent" else None}, actor_id=None)
+    db.session.commit()
+    converted = len(scoring.board(campaign=camp, period=None, by="agent"))
+    return (f"history    {logged} calls over {HISTORY_DAYS} days, {len(visits)} visits after them, "
+            f"{converted} agents on the leaderboard, 2 competitions in {period}")
 
 
 def _give_demo_passwords(codes) -> list:

@@ -342,7 +342,13 @@ def test_demo_command_loads_everything_through_the_import(ctx, runner, client, p
     assert count(Store) == counts["stores"]
     assert count(Staff) == counts["staff"]
     assert count(Client) == counts["clients"]
-    assert count(Visit) == counts["visits"]
+    history = db.session.scalar(select(func.count()).where(Visit.ref.like("DEMO-WB-%")))
+    assert count(Visit) == counts["visits"] + history, "the CSV's visits and the history's POS visits"
+    from campaign.calls.models import Outcome
+    from campaign.scoring.models import Conversion
+    assert count(Outcome) > 0 and 0 < count(Conversion) <= history, \
+        "two weeks of calls, and the visits after some of them are credited"
+    assert "calls over 14 days" in result.output
     not_callable = db.session.scalar(select(func.count()).where(~Client.phone_callable))
     assert 0 < not_callable <= 0.03 * 300  # junk phones are kept, not callable, not rejected
     with_password = set(db.session.scalars(

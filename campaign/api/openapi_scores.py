@@ -1,3 +1,93 @@
 """OpenAPI paths and schemas of the leaderboard and competitions endpoints."""
-PATHS: dict = {}
-SCHEMAS: dict = {}
+from __future__ import annotations
+
+from .openapi_common import err as _err, json_body as _json
+
+_STD = {"401": _err("missing, unknown or revoked token"), "403": _err("the token's roles do not allow this")}
+_INT = {"type": "integer"}
+
+_SCOPE = [
+    {"name": "campaign", "in": "query", "required": False, "schema": _INT,
+     "description": "a campaign id; omitted = every campaign"},
+    {"name": "period", "in": "query", "required": False, "schema": {"type": "string", "pattern": r"^\d{4}-\d{2}$"},
+     "description": "a calendar month YYYY-MM (store local time); omitted = the whole campaign"},
+]
+
+_SIDE = {"type": "object", "properties": {
+    "key": {"type": "string", "description": "employee code or team name"}, "name": {"type": "string"},
+    "calls": _INT, "reached": _INT, "conversions": _INT, "visit_rate": {"type": "number"}}}
+
+SCHEMAS = {
+    "LeaderboardRow": {
+        "type": "object", "required": ["rank", "assigned", "calls", "reached", "booked", "conversions",
+                                       "visit_rate", "revenue"],
+        "description": "SPEC §7. reached / booked: distinct clients per campaign in the scope; a period counts "
+                       "conversions by visit month. Rank: conversions desc, visit_rate desc, calls asc, "
+                       "employee_code (team name for teams).",
+        "properties": {
+            "rank": _INT, "employee_code": {"type": "string"}, "name": {"type": "string"},
+            "team": {"type": ["string", "null"]}, "assigned": _INT, "calls": _INT, "reached": _INT,
+            "booked": _INT, "conversions": _INT,
+            "visit_rate": {"type": "number", "description": "conversions / reached, 0 when reached is 0"},
+            "revenue": {"type": ["integer", "null"],
+                        "description": "minor units of the converting visits; null when they were in several "
+                                       "currencies (see revenue_by_currency)"},
+            "currency": {"type": ["string", "null"]},
+            "revenue_by_currency": {"type": "object", "additionalProperties": _INT},
+            "expected": {"type": "number", "description": "adjusted=1: conversions the agent's list mix "
+                                                          "(bucket × value class) predicts at campaign rates"},
+            "above_expected": {"type": "number"}, "index": {"type": ["number", "null"]},
+            "adjusted_rank": _INT,
+        }},
+    "Competition": {
+        "type": "object", "required": ["id", "period", "kind", "side_a", "side_b", "winner"],
+        "properties": {"id": _INT, "period": {"type": "string"}, "kind": {"type": "string", "enum": ["agent", "team"]},
+                       "name": {"type": ["string", "null"]}, "side_a": _SIDE, "side_b": _SIDE,
+                       "winner": {"type": "string", "enum": ["a", "b", "draw"],
+                                  "description": "the higher visit rate wins; equal rates draw"}}},
+    "CompetitionInput": {
+        "type": "object", "required": ["period", "kind", "side_a", "side_b"],
+        "properties": {"period": {"type": "string", "pattern": r"^\d{4}-\d{2}$"},
+                       "kind": {"type": "string", "enum": ["agent", "team"]},
+                       "side_a": {"type": "string", "description": "employee code (agent) or team name"},
+                       "side_b": {"type": "string"}, "name": {"type": "string", "maxLength": 200}}},
+}
+
+_COMP = {"$ref": "#/components/schemas/Competition"}
+
+PATHS = {
+    "/leaderboard": {"get": {
+        "summary": "Agent or team leaderboard (everyone)",
+        "parameters": [*_SCOPE,
+                       {"name": "by", "in": "query", "required": False,
+                        "schema": {"type": "string", "enum": ["agent", "team"]}},
+                       {"name": "adjusted", "in": "query", "required": False, "schema": {"type": "string"},
+                        "description": "1 with a campaign and by=agent: add the difficulty-adjusted fields"}],
+        "responses": {"200": _json("rows in rank order", {"type": "array", "items": {
+            "$ref": "#/components/schemas/LeaderboardRow"}}),
+            "404": _err("no such campaign"), "422": _err("bad period, by or parameter"), **_STD}}},
+    "/leaderboard/trend": {"get": {
+        "summary": "Calls, reached and conversions per day for the same scope (everyone)",
+        "parameters": _SCOPE,
+        "responses": {"200": _json("days with activity", {"type": "array", "items": {"type": "object", "properties": {
+            "day": {"type": "string", "format": "date"}, "calls": _INT, "reached": _INT, "conversions": _INT}}}),
+            "404": _err("no such campaign"), "422": _err("bad period"), **_STD}}},
+    "/competitions": {
+        "get": {"summary": "Head-to-head competitions with live results (everyone)",
+                "parameters": [_SCOPE[1]],
+                "responses": {"200": _json("competitions", {"type": "array", "items": _COMP}),
+                              "422": _err("bad period"), **_STD}},
+        "post": {"summary": "Start a competition for a month (manager)",
+                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                     "$ref": "#/components/schemas/CompetitionInput"}}}},
+                 "responses": {"201": _json("created, with its current numbers", _COMP),
+                               "409": _err("these two already compete in that month"),
+                               "422": _err("invalid input; details name the fields"), **_STD}}},
+    "/competitions/{competition_id}": {
+        "get": {"summary": "One competition's scoreboard (everyone)",
+                "parameters": [{"name": "competition_id", "in": "path", "required": True, "schema": _INT}],
+                "responses": {"200": _json("the competition", _COMP), "404": _err("no such competition"), **_STD}},
+        "delete": {"summary": "Call a competition off (manager; audited)",
+                   "parameters": [{"name": "competition_id", "in": "path", "required": True, "schema": _INT}],
+                   "responses": {"204": {"description": "deleted"}, "404": _err("no such competition"), **_STD}}},
+}

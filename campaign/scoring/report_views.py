@@ -1,6 +1,111 @@
-"""Reports pages and the campaign dashboard's scoring panel (filled in by the reports work)."""
+"""Reports pages (/reports, CSV downloads) and the campaign dashboard's
+results panel: funnel, lift against the holdout, reasons, offers.
+
+Every report brings the scores up to date first (``scores.refresh``); the
+panel refreshes once and reads each report without refreshing again, so
+the campaign page costs a handful of statements whatever its size.
+"""
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, Response, render_template, request
+from sqlalchemy import select
+
+from ..accounts.auth import roles_required
+from ..campaigns.models import Campaign
+from ..campaigns.views import register_campaign_panel
+from ..core import clock
+from ..core.csvio import csv_lines
+from ..core.errors import ValidationError
+from ..extensions import db
+from . import lift as lift_mod
+from . import reports, scores
 
 bp = Blueprint("reports", __name__)
+MANAGER = ("manager",)
+TOP_REASONS = 5
+TOP_OFFERS = 4
+
+# Column heads of the reasons table (the full wording is the cell's title and the legend).
+REASON_HEADS = {"parking": "Parking", "moved": "Moved", "service": "Service", "technique": "Technique",
+                "mismatch": "Mismatch", "pushy_sales": "Pushy sales", "price": "Price", "policy": "Policy",
+                "personal": "Personal", "other": "Other"}
+
+
+def csv_response(name: str, data: dict, by: str) -> Response:
+    filename, head, rows = reports.csv_table(name, data, by=by)
+    return Response("".join(csv_lines([head, *rows])), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _campaign_choices() -> list:
+    """Launched campaigns, newest first (the filter's options). One statement."""
+    return db.session.execute(
+        select(Campaign.id, Campaign.name, Campaign.status)
+        .where(Campaign.status != "draft").order_by(Campaign.launched_at.desc(), Campaign.id.desc())).all()
+
+
+def _lift_or_none(camp: Campaign, now) -> dict | None:
+    return lift_mod.lift(camp, now) if lift_mod.launched(camp) else None
+
+
+@bp.get("/reports")
+@roles_required(*MANAGER)
+def index():
+    """The three reports for one filter (campaign, by, year); a bad filter
+    value is shown next to the form (422) and the page falls back to its
+    default, an unknown campaign is a 404."""
+    args = request.args
+    errors = []
+
+    def checked(parse, value, default, message):
+        try:
+            return parse(value)
+        except ValidationError:
+            errors.append(message)
+            return default
+
+    camp = checked(reports.campaign_arg, args.get("campaign"), None, "Campaign: choose one from the list.")
+    by = checked(reports.by_arg, args.get("by"), "store", "Break the funnel down by store or by agent.")
+    year = checked(reports.year_arg, args.get("year"), None, "Year: a year such as 2026, or all years.")
+    scores.refresh()
+    now = clock.utcnow_naive()
+    funnel = reports.funnel(camp, refresh=False) if camp else None
+    lift = _lift_or_none(camp, now) if camp else None
+    return render_template(
+        "scoring/reports.html", camp=camp, by=by, year=year, errors=errors,
+        campaigns=_campaign_choices(), years=reports.years(), funnel=funnel, lift=lift,
+        lift_words=lift_mod.in_words(lift), points=lift_mod.points,
+        reasons=reports.reasons(campaign=camp, year=year, refresh=False),
+        offers=reports.offers(campaign=camp, refresh=False),
+        STAGES=reports.STAGES, STAGE_LABELS=reports.STAGE_LABELS, REASON_HEADS=REASON_HEADS,
+    ), 422 if errors else 200
+
+
+@bp.get("/reports/<any(funnel, reasons, offers):name>.csv")
+@roles_required(*MANAGER)
+def download(name):
+    data, by = reports.build(name, request.args)
+    return csv_response(name, data, by)
+
+
+# ------------------------------------------------------------------ the campaign page's panel
+
+def campaign_panel(camp: Campaign, now) -> tuple[str, dict]:
+    """Results of a launched campaign: the funnel, lift with its interval in
+    words, top reasons for leaving, offers that work, links to the reports.
+    One refresh, then five statements."""
+    scores.refresh()
+    funnel = reports.funnel(camp, refresh=False)
+    lift = _lift_or_none(camp, now)
+    why = reports.reasons(campaign=camp, refresh=False)
+    offered = reports.offers(campaign=camp, refresh=False)
+    top = [r for r in why["overall"] if r["count"]][:TOP_REASONS]
+    return "scoring/_campaign_panel.html", {
+        "camp": camp, "funnel": funnel, "lift": lift, "lift_words": lift_mod.in_words(lift),
+        "reasons": top, "reasons_total": why["total"],
+        "offers": [r for r in offered["rows"] if r["offer"] != reports.NO_OFFER][:TOP_OFFERS],
+        "baseline": offered["baseline"], "STAGES": reports.STAGES, "STAGE_LABELS": reports.STAGE_LABELS,
+    }
+
+
+register_campaign_panel(bp, campaign_panel)
