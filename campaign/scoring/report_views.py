@@ -14,7 +14,6 @@ from ..accounts.auth import roles_required
 from ..campaigns.models import Campaign
 from ..campaigns.views import register_campaign_panel
 from ..core import clock
-from ..core.csvio import csv_lines
 from ..core.errors import ValidationError
 from ..extensions import db
 from . import lift as lift_mod
@@ -32,8 +31,8 @@ REASON_HEADS = {"parking": "Parking", "moved": "Moved", "service": "Service", "t
 
 
 def csv_response(name: str, data: dict, by: str) -> Response:
-    filename, head, rows = reports.csv_table(name, data, by=by)
-    return Response("".join(csv_lines([head, *rows])), mimetype="text/csv; charset=utf-8",
+    filename, text = reports.csv_file(name, data, by=by)
+    return Response(text, mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 

@@ -25,6 +25,7 @@ from ..calls.models import Outcome
 from ..calls.rules import REASON_LABELS
 from ..campaigns.models import Campaign, CampaignItem
 from ..campaigns.rules import OFFERS, REASON_CODES
+from ..core.csvio import csv_lines
 from ..core.errors import ValidationError
 from ..core.sql import month_key
 from ..extensions import db
@@ -42,7 +43,7 @@ FORMATS = ("json", "csv")
 NO_OFFER = "none"  # the offers report's row of reached clients who were offered nothing
 NO_OFFER_LABEL = "No offer made"
 __all__ = ["campaign_arg", "by_arg", "year_arg", "format_arg", "funnel", "reasons", "offers", "years",
-           "csv_table"]
+           "csv_table", "csv_file", "build"]
 
 
 # ------------------------------------------------------------------ arguments
@@ -283,6 +284,12 @@ def csv_table(name: str, data: dict, *, by: str = "store") -> tuple[str, list[st
                 for r in data["rows"]]
         return f"offers{suffix}.csv", head, rows
     raise ValueError(name)
+
+
+def csv_file(name: str, data: dict, *, by: str = "store") -> tuple[str, str]:
+    """(file name, UTF-8 CSV text with a BOM and a header row) of a report."""
+    filename, head, rows = csv_table(name, data, by=by)
+    return filename, "".join(csv_lines([head, *rows]))
 
 
 # ------------------------------------------------------------------ one report from query parameters
