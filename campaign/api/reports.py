@@ -36,7 +36,7 @@ def _report(name: str):
     data, by = reports.build(name, request.args, also=("format",))
     if fmt == "csv":
         filename, text = reports.csv_file(name, data, by=by)
-        return Response(text, mimetype="text/csv; charset=utf-8",
+        return Response(text, mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{filename}"'})
     if name == "funnel":
         data = {"campaign": data["campaign"], "by": by, "rows": data["by_" + by], "totals": data["totals"]}

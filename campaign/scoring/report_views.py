@@ -32,7 +32,7 @@ REASON_HEADS = {"parking": "Parking", "moved": "Moved", "service": "Service", "t
 
 def csv_response(name: str, data: dict, by: str) -> Response:
     filename, text = reports.csv_file(name, data, by=by)
-    return Response(text, mimetype="text/csv; charset=utf-8",
+    return Response(text, mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 

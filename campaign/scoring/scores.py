@@ -1,12 +1,17 @@
 """Bring the roll-ups up to date: ``refresh()`` before every read of them.
 
-A refresh takes the marks of ``score_dirty`` in key order (locking them on
-PostgreSQL, so two refreshes never do the same work and a reader waits for
-a running refresh instead of reading half of it), re-attributes the marked
-clients, rebuilds ``score_days`` and ``score_items`` for the marked pairs
-and for every pair whose credit moved, and clears the marks it read (a mark
-written meanwhile has a higher ``seq`` and stays). Each chunk of marks is
-one transaction when ``commit`` is true.
+A refresh takes the marks of ``score_dirty`` in key order, re-attributes the
+marked clients, rebuilds ``score_days`` and ``score_items`` for the marked
+pairs and for every pair whose credit moved, and clears the marks it read
+(a mark written meanwhile has a higher ``seq`` and stays, so the next
+refresh picks it up). Each chunk of marks is one transaction when
+``commit`` is true.
+
+Refreshes run one at a time: each chunk first takes a transaction-scoped
+advisory lock on PostgreSQL (the write lock on SQLite), so two never
+attribute the same client at once, and a reader that arrives during a
+refresh waits for it and then reads its result. Writers (calls, imports)
+never wait for a refresh: they only upsert marks.
 """
 from __future__ import annotations
 
@@ -14,7 +19,8 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import String, and_, case, delete, func, insert, literal, literal_column, select, tuple_, union_all
+from sqlalchemy import (String, and_, case, delete, false, func, insert, literal, literal_column, select, tuple_,
+                        union_all, update)
 
 from ..accounts.models import Staff
 from ..calls.models import Outcome
@@ -34,12 +40,13 @@ def refresh(*, commit: bool = True, now: datetime | None = None, progress=None) 
     now = clock.naive_utc(now or clock.now())
     done = {"marks": 0, "clients": 0, "pairs": 0}
     total = None
+    if db.session.scalar(select(ScoreDirty.seq).limit(1)) is None:
+        return done  # nothing to do: no lock taken, nothing written
     while True:
-        q = (select(ScoreDirty.staff_id, ScoreDirty.campaign_id, ScoreDirty.client_id, ScoreDirty.seq)
-             .order_by(ScoreDirty.staff_id, ScoreDirty.campaign_id, ScoreDirty.client_id).limit(CHUNK))
-        if not is_sqlite(db.session.get_bind()):
-            q = q.with_for_update()
-        marks = db.session.execute(q).all()
+        _one_at_a_time()
+        marks = db.session.execute(
+            select(ScoreDirty.staff_id, ScoreDirty.campaign_id, ScoreDirty.client_id, ScoreDirty.seq)
+            .order_by(ScoreDirty.staff_id, ScoreDirty.campaign_id, ScoreDirty.client_id).limit(CHUNK)).all()
         if not marks:
             break
         if total is None and progress is not None:
@@ -64,7 +71,23 @@ def refresh(*, commit: bool = True, now: datetime | None = None, progress=None) 
             progress(min(0.99, done["marks"] / total))
         if len(marks) < CHUNK:
             break
+    if commit:
+        db.session.commit()  # let go of the lock (when the last look found no marks)
     return done
+
+
+# Any constant will do: it only has to be the same in every process.
+_LOCK_KEY = 0x5C0BE5
+
+
+def _one_at_a_time() -> None:
+    """Hold the refresh lock until this transaction ends."""
+    if is_sqlite(db.session.get_bind()):
+        # SQLite has one writer: a write (of nothing) takes that lock now, so
+        # every read after it sees the state this refresh will write over.
+        db.session.execute(update(ScoreDirty).where(false()).values(seq=ScoreDirty.seq))
+    else:
+        db.session.execute(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
 
 
 def _in_pairs(staff_col, campaign_col, pairs: list[tuple[int, int]]):
