@@ -4,10 +4,12 @@
 Prints a table (figure, floor, ratio) and writes docs/BENCHMARKS.md.
 
     python scripts/bench.py                # everything below, full size
-    python scripts/bench.py --small        # CI sizes (imports: 100,000 rows; launch: 20,000 clients; calls: short runs)
+    python scripts/bench.py --small        # CI sizes (imports: 100,000 rows; launch: 20,000 clients; calls: short runs;
+                                           #   scores: 50,000 outcomes)
     python scripts/bench.py --only import  # just the imports (1,000,000-row visits, SQLite and PostgreSQL)
     python scripts/bench.py --only assign  # just the campaign launch (1M clients / 10M visits / 500 agents)
     python scripts/bench.py --only calls   # just next client / outcome over HTTP (200k clients / 200 agents)
+    python scripts/bench.py --only scores  # just leaderboards / full rebuild / attribution (1M outcomes, 1M-visit import)
 
 Measured now:
 * import of a visits CSV through ``flask --app wsgi import visits FILE`` (a
@@ -27,6 +29,20 @@ Measured now:
   twice); floor: a bare Flask app on the same gunicorn command line, same
   load. See scripts/bench_calls.py (its own database, winback_bench_calls,
   rebuilt every run). A failed correctness check makes the exit status 1.
+* scores (SPEC §7) on PostgreSQL, 1,000,000 outcomes / ~100,000 conversions
+  (``--small``: 50,000 / ~5,000): the full ``scores.rebuild_all()`` beside
+  three hand-written statements; leaderboard reads in-process (agent, team,
+  month, campaign + month boards, the daily trend; p50/p95/max, target ≤ 100
+  ms), ``services.board()`` after one logged outcome's mark and after a burst
+  of marks, and ``GET /api/v1/leaderboard`` over HTTP on gunicorn beside a
+  bare Flask app serving the floor statement; floor: one statement over the
+  roll-ups (and the naive aggregate over the outcomes for information); a
+  1,000,000-row visits import (``import_path``) then ``scores.refresh()``,
+  timed apart, beside COPY and a one-statement attribution of every client.
+  See scripts/bench_scores.py (database winback_bench_scores, or
+  winback_bench_scores_small; data generated set-based once and reused).
+  Conversions differing from the floor's, or leaderboards differing from
+  sums straight from outcomes/conversions, make the exit status 1.
 
 ``--only`` rewrites only its own section of docs/BENCHMARKS.md and keeps the other.
 """
@@ -199,7 +215,7 @@ def render(results: list[dict], args) -> str:
 
 
 SECTION = "<!-- bench:{} -->"
-SECTION_NAMES = ("import", "assign", "calls")
+SECTION_NAMES = ("import", "assign", "calls", "scores")
 
 
 def _sections(text: str) -> dict[str, str]:
@@ -227,7 +243,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--small", action="store_true", help="CI sizes: 100,000 visits to import; 20,000 clients "
                     "/ 200,000 visits / 50 agents to launch a campaign over; calls: 20,000 clients / 100 agents, "
-                    "runs of a few seconds")
+                    "runs of a few seconds; scores: 50,000 outcomes / ~5,000 conversions / a 50,000-visit import")
     ap.add_argument("--only", choices=SECTION_NAMES, help="run one benchmark (default: all)")
     ap.add_argument("--rows", type=int, default=None, help="visits rows to import (default 1,000,000)")
     ap.add_argument("--pg-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG))
@@ -235,7 +251,7 @@ def main() -> None:
     ap.add_argument("--no-sqlite", action="store_true", help="imports: skip SQLite")
     ap.add_argument("--data", default=str(ROOT / "bench-data"))
     ap.add_argument("--repeat", type=int, default=None, help="launch: runs of app and floor (default 2; small 3)")
-    ap.add_argument("--regen", action="store_true", help="launch: generate its data again")
+    ap.add_argument("--regen", action="store_true", help="launch and scores: generate their data again")
     ap.add_argument("--profile", action="store_true", help="launch: one more app run with auto_explain plans")
     ap.add_argument("--work-mem", default="256MB", help="launch: work_mem of the measured sessions ('' = server's)")
     ap.add_argument("--calls-pg-url", default=os.environ.get("BENCH_CALLS_DATABASE_URL"),
@@ -243,6 +259,12 @@ def main() -> None:
     ap.add_argument("--calls-quiet-wait", type=float, default=None,
                     help="calls: seconds to wait before each run for other processes to calm down "
                          "(default 120; small 0)")
+    ap.add_argument("--scores-pg-url", default=os.environ.get("BENCH_SCORES_DATABASE_URL"),
+                    help="scores: its database (default: winback_bench_scores on the --pg-url server; "
+                         "--small adds _small to the name)")
+    ap.add_argument("--scores-quiet-wait", type=float, default=None,
+                    help="scores: seconds to wait for other processes to calm down before the reads "
+                         "(default 60; small 0)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "BENCHMARKS.md"))
     args = ap.parse_args()
     out = Path(args.out)
@@ -288,6 +310,17 @@ def main() -> None:
         sections["calls"] = bench_calls.markdown(calls).rstrip("\n")
         calls_ok = calls["ok"]
 
+    scores_ok = True
+    if args.only in (None, "scores") and not args.no_pg:
+        sys.path.insert(0, str(ROOT / "scripts"))
+        import bench_scores
+        scores = bench_scores.bench(args.scores_pg_url or args.pg_url.rsplit("/", 1)[0] + "/winback_bench_scores",
+                                    small=args.small, regen=args.regen, quiet_wait=args.scores_quiet_wait,
+                                    data_dir=Path(args.data))
+        results += bench_scores.result_rows(scores)
+        sections["scores"] = bench_scores.markdown(scores).rstrip("\n")
+        scores_ok = scores["ok"]
+
     print(render(results, args))
     cpu = os.cpu_count()
     how = "python scripts/bench.py" + (" --small" if args.small else "") + (f" --only {args.only}" if args.only else "")
@@ -298,8 +331,10 @@ def main() -> None:
            "beside its floor measured in the same run; ratio = our time / floor time.\n\n" + body + "\n")
     out.write_text(doc, encoding="utf-8")
     print(f"wrote {args.out}")
-    if not calls_ok:
-        sys.exit("calls: a correctness check failed (see its section); timing targets never fail the run")
+    failed = [name for name, ok in (("calls", calls_ok), ("scores", scores_ok)) if not ok]
+    if failed:
+        sys.exit(f"{', '.join(failed)}: a correctness check failed (see its section); timing targets never fail "
+                 "the run")
 
 
 if __name__ == "__main__":

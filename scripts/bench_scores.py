@@ -13,7 +13,8 @@ count (±5 % of the target), the app's conversions against the floor's
 import, and the leaderboards against sums taken straight from outcomes and
 conversions. A missed timing target is reported, not fatal.
 
-Data (database ``winback_bench_scores``, ``--pg-url``): schema from ``flask
+Data (database ``winback_bench_scores``, ``--pg-url``; ``--small`` uses
+``winback_bench_scores_small`` beside it, so CI keeps the full data): schema from ``flask
 --app wsgi db upgrade`` (``db.create_all()`` when the migrations lack tables
 of the models; the report says which), then generated set-based in SQL
 (``INSERT … SELECT … generate_series``, deterministic hashes): 20 stores in 5
@@ -401,7 +402,7 @@ def ensure_data(url: str, size_name: str, regen: bool = False) -> tuple[dict, bo
         except Exception:  # no table yet
             row, n_out = None, None
         if row and all(row[0].get(k) == v for k, v in want.items()) and n_out == size["outcomes"]:
-            log(f"data: reusing winback_bench_scores ({size['outcomes']:,} outcomes, generated in "
+            log(f"data: reusing {url.rsplit('/', 1)[1]} ({size['outcomes']:,} outcomes, generated in "
                 f"{row[0]['seconds']} s)")
             return row[0], False
     log(f"data: generating ({size['clients']:,} clients, {size['agents']} agents, {size['outcomes']:,} outcomes)")
@@ -622,7 +623,7 @@ with app.app_context():
             read(sc); db.session.remove()
             out["explain"] += [[sc["key"], n] for n in NOTICES]
         NOTICES.clear()
-        board_after(spec["explain_dirty"])
+        board_after([spec["explain_dirty"]])
         out["explain"] += [["dirty", n] for n in NOTICES]
         NOTICES.clear()
 emit(out)
@@ -1023,7 +1024,7 @@ def run_http(url: str, token: str, scopes: list[dict], dirty: list, reads: int, 
             for who, port, tok in (("app", app_port, token), ("floor", floor_port, None)):
                 if who == "floor" and sc["kind"] == "trend":
                     continue
-                for _ in range(3):
+                for _ in range(2 * bench_calls.WORKERS + 1):  # every worker answers once before the timing
                     http_get(port, path, tok)
                 ms, sizes = [], []
                 for _ in range(reads):
@@ -1072,6 +1073,12 @@ def check_scopes(big: int) -> dict:
             "month_teams": {"campaign": None, "period": CHECK_MONTH, "by": "team"}}
 
 
+def _scope_label(sc: dict) -> str:
+    where = f"campaign {sc['campaign']}" if sc.get("campaign") else "all campaigns"
+    when = f"month {sc['period']}" if sc.get("period") else "all time"
+    return f"{where}, {when}, by {sc.get('by', 'agent')}"
+
+
 def pick_marks(url: str, big: int, size: dict) -> dict:
     """Deterministic keys for the dirty scenarios: one reached call's
     (staff, campaign, client) per agent of the biggest campaign, and bursts
@@ -1107,8 +1114,15 @@ def compare_checks(url: str, app_checks: dict, big: int) -> dict:
     return out
 
 
+def size_url(url: str, small: bool) -> str:
+    """The full size lives in the database named by ``url``, the small one in
+    ``<name>_small`` beside it, so that a CI run does not throw away the full data."""
+    return url + "_small" if small else url
+
+
 def bench(url: str, small: bool = False, regen: bool = False, quiet_wait: float | None = None,
           data_dir: Path | None = None, explain_ms: int = 20) -> dict:
+    url = size_url(url, small)
     size_name = "small" if small else "full"
     size = SIZES[size_name]
     quiet_wait = (0.0 if small else 60.0) if quiet_wait is None else quiet_wait
@@ -1194,7 +1208,7 @@ def bench(url: str, small: bool = False, regen: bool = False, quiet_wait: float 
         plans[key] = explain(url, *floor_board_sql(sc["by"], sc["campaign"], sc["period"]))
     cmp = compare_checks(url, lat["checks"], big)
     for name, c in cmp.items():
-        checks.append((f"leaderboard = straight from outcomes/conversions ({name}: {c['scope']})", c["ok"],
+        checks.append((f"leaderboard ({_scope_label(c['scope'])}) = sums straight from outcomes/conversions", c["ok"],
                        f"{c['rows']} rows, {c['mismatched']} differ; totals calls/reached/booked/conversions/"
                        f"assigned {c['app_totals']} vs {c['naive_totals']}"))
     http = None
@@ -1484,7 +1498,7 @@ def main() -> None:
     ap.add_argument("--generate-only", action="store_true")
     args = ap.parse_args()
     if args.generate_only:
-        ensure_data(args.pg_url, "small" if args.small else "full", args.regen)
+        ensure_data(size_url(args.pg_url, args.small), "small" if args.small else "full", args.regen)
         return
     r = bench(args.pg_url, small=args.small, regen=args.regen, quiet_wait=args.quiet_wait,
               explain_ms=args.explain_ms)

@@ -203,3 +203,33 @@ def test_agent_takes_a_client_walks_the_script_and_logs_with_the_keyboard(live_s
     assert "Saved: Will visit" in page.locator(".flash").first.inner_text()
     page.wait_for_selector("#outcome-form")
     assert page.locator("#client-name").inner_text() != first, "the next client is on screen"
+
+
+def test_the_leaderboard_moves_without_a_reload_when_an_agent_logs_a_call(live_server, browser, tmp_path):
+    """Issue 5: the leaderboard is live. An agent keeps it open in one tab and
+    logs a call in another; the numbers change in place (the page is not reloaded)."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    board = context.new_page()
+    sign_in(board, live_server, "A-JP01", lands="**/work**")
+    board.goto(live_server + "/leaderboard")
+    mine = board.locator("table.board tr.mine")
+    assert mine.count() == 1, "the agent's own row is marked"
+    calls_before = int(mine.locator("td[data-k=calls]").inner_text().replace(",", ""))
+    board.evaluate("window.stayedHere = true")
+    work = context.new_page()
+    work.goto(live_server + "/work")
+    work.keyboard.press("n")
+    work.wait_for_selector("#outcome-form")
+    work.keyboard.press("1")  # no answer
+    work.keyboard.press("Enter")
+    work.wait_for_selector(".flash")
+    board.evaluate("window.winbackRefresh()")  # what the 20-second timer does
+    deadline = time.monotonic() + 10
+    while int(mine.locator("td[data-k=calls]").inner_text().replace(",", "")) == calls_before:
+        assert time.monotonic() < deadline, "the leaderboard did not move"
+        board.wait_for_timeout(100)
+    assert int(mine.locator("td[data-k=calls]").inner_text().replace(",", "")) == calls_before + 1
+    assert board.evaluate("window.stayedHere") is True, "refreshed in place, not reloaded"
+    board.screenshot(path=str(tmp_path / "leaderboard.png"), full_page=True)
+    board.goto(live_server + "/leaderboard/wall")
+    assert "clients back" in board.locator("body").inner_text()
