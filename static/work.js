@@ -12,6 +12,15 @@
   }
 
   document.addEventListener('DOMContentLoaded', function () {
+    // ---- my rank this month, fetched after the page is up (it never slows the next client)
+    var rank = document.getElementById('my-rank');
+    if (rank && window.fetch) {
+      fetch(rank.getAttribute('data-src'), {credentials: 'same-origin'})
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (me) {
+          if (me && me.rank) { rank.textContent = 'my rank #' + me.rank + ' of ' + me.of + ' · ' + me.conversions + ' back this month'; }
+        }).catch(function () {});
+    }
     var nextForm = document.getElementById('next-form');
     var outcome = document.getElementById('outcome-form');
     var work = document.querySelector('.work');

@@ -246,3 +246,11 @@ def test_competitions_page_creates_and_calls_off_with_confirmation(client, histo
 def test_agents_cannot_open_the_competitions_page(client, history, login_as):
     login_as(history["ann"])
     assert client.get("/competitions").status_code == 403
+
+
+def test_my_rank_for_the_call_workspace(client, history, login_as, pin_clock):
+    login_as(history["bob"])
+    me = client.get("/leaderboard/me.json").get_json()
+    assert me == {"period": "2026-06", "rank": 2, "of": 3, "conversions": 1}
+    page = client.get("/work").get_data(as_text=True)
+    assert 'data-src="/leaderboard/me.json"' in page

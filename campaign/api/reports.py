@@ -3,13 +3,14 @@
 it, an unknown campaign a 404); definitions in docs/reports.md."""
 from __future__ import annotations
 
-from flask import Response, jsonify, request
+from flask import jsonify, request
 
 from ..accounts.auth import api_roles
 from ..campaigns import services as campaigns
 from ..core import clock
 from ..scoring import lift as lift_mod
 from ..scoring import reports
+from ..scoring.report_views import csv_response
 from . import bp
 
 MANAGER = ("manager",)
@@ -35,9 +36,7 @@ def _report(name: str):
     fmt = reports.format_arg(request.args.get("format"))
     data, by = reports.build(name, request.args, also=("format",))
     if fmt == "csv":
-        filename, text = reports.csv_file(name, data, by=by)
-        return Response(text, mimetype="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+        return csv_response(name, data, by)
     if name == "funnel":
         data = {"campaign": data["campaign"], "by": by, "rows": data["by_" + by], "totals": data["totals"]}
     return jsonify(data)

@@ -115,7 +115,7 @@ def letters_batch(batch):
 @roles_required(*MANAGER)
 def letters_csv(batch):
     _batch_or_404(batch)
-    return Response("".join(csvio.csv_lines(list(letters.csv_rows(batch)))), mimetype="text/csv; charset=utf-8",
+    return Response("".join(csvio.csv_lines(list(letters.csv_rows(batch)))), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="letters-{batch}.csv"'})
 
 

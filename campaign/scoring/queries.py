@@ -177,3 +177,11 @@ def active_months() -> list[str]:
         p = p.shifted(-1)
     return out
 
+
+
+def launched_campaigns() -> list:
+    """Campaigns past their draft (id, name, status), newest launch first: the
+    campaign pickers of the leaderboard and the reports. One statement."""
+    return db.session.execute(
+        select(Campaign.id, Campaign.name, Campaign.status)
+        .where(Campaign.status != "draft").order_by(Campaign.launched_at.desc(), Campaign.id.desc())).all()

@@ -8,16 +8,14 @@ the campaign page costs a handful of statements whatever its size.
 from __future__ import annotations
 
 from flask import Blueprint, Response, render_template, request
-from sqlalchemy import select
 
 from ..accounts.auth import roles_required
 from ..campaigns.models import Campaign
 from ..campaigns.views import register_campaign_panel
 from ..core import clock
 from ..core.errors import ValidationError
-from ..extensions import db
 from . import lift as lift_mod
-from . import reports, scores
+from . import queries, reports, scores
 
 bp = Blueprint("reports", __name__)
 MANAGER = ("manager",)
@@ -34,13 +32,6 @@ def csv_response(name: str, data: dict, by: str) -> Response:
     filename, text = reports.csv_file(name, data, by=by)
     return Response(text, mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
-
-
-def _campaign_choices() -> list:
-    """Launched campaigns, newest first (the filter's options). One statement."""
-    return db.session.execute(
-        select(Campaign.id, Campaign.name, Campaign.status)
-        .where(Campaign.status != "draft").order_by(Campaign.launched_at.desc(), Campaign.id.desc())).all()
 
 
 def _lift_or_none(camp: Campaign, now) -> dict | None:
@@ -72,7 +63,7 @@ def index():
     lift = _lift_or_none(camp, now) if camp else None
     return render_template(
         "scoring/reports.html", camp=camp, by=by, year=year, errors=errors,
-        campaigns=_campaign_choices(), years=reports.years(), funnel=funnel, lift=lift,
+        campaigns=queries.launched_campaigns(), years=reports.years(), funnel=funnel, lift=lift,
         lift_words=lift_mod.in_words(lift), points=lift_mod.points,
         reasons=reports.reasons(campaign=camp, year=year, refresh=False),
         offers=reports.offers(campaign=camp, refresh=False),

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from ..accounts.auth import roles_required
 from ..accounts.models import Staff, StaffRole, Team
-from ..campaigns.models import Campaign
 from ..core import clock
 from ..core.errors import AppError
 from ..extensions import db
@@ -94,11 +93,6 @@ def _live_context(scope: dict) -> dict:
             "updated": clock.now().strftime("%H:%M:%S UTC")}
 
 
-def _campaigns() -> list:
-    return list(db.session.execute(select(Campaign.id, Campaign.name, Campaign.status)
-                                   .where(Campaign.status != "draft").order_by(Campaign.id.desc())))
-
-
 def _periods(scope: dict) -> list[str]:
     months = queries.active_months()
     this = _this_month().label
@@ -116,7 +110,7 @@ def leaderboard():
     errors: list = []
     scope = _scope(errors)
     live = _live_context(scope)
-    return render_template("scoring/leaderboard.html", errors=errors, campaigns=_campaigns(),
+    return render_template("scoring/leaderboard.html", errors=errors, campaigns=queries.launched_campaigns(),
                            periods=_periods(scope), refresh=REFRESH_SECONDS, **live), 422 if errors else 200
 
 
@@ -126,6 +120,18 @@ def live():
     errors: list = []
     scope = _scope(errors)
     return render_template("scoring/_live.html", **_live_context(scope)), 422 if errors else 200
+
+
+@bp.get("/leaderboard/me.json")
+@roles_required(*EVERYONE)
+def my_rank():
+    """The signed-in agent's place this month (the call workspace shows it):
+    ``{"period", "rank", "of", "conversions"}``; rank null before their first call."""
+    period = _this_month()
+    rows = services.board(campaign=None, period=period, by="agent")
+    mine = next((r for r in rows if r["staff_id"] == current_user.id), None)
+    return jsonify({"period": period.label, "rank": mine["rank"] if mine else None, "of": len(rows),
+                    "conversions": mine["conversions"] if mine else 0})
 
 
 @bp.get("/leaderboard/wall")
