@@ -461,4 +461,4 @@ def test_statement_counts_do_not_grow_with_the_number_of_clients(ctx, pin_clock,
     # the refresh (one read when nothing is behind; its commit expires the campaign row, read again
     # once) + one statement per report
     assert many["funnel"] <= 3 and many["reasons"] <= 2 and many["offers"] <= 2 and many["lift"] <= 1
-    assert many["panel"] <= 6
+    assert many["panel"] <= 8, "a refresh, four reports, the open complaints (count and rows)"

@@ -195,8 +195,9 @@ def last_outcome(staff: Staff) -> dict | None:
     return dict(row) if row else None
 
 
-def complaints(*, open_only: bool = True, page: int = 1, per_page: int = 50):
-    """The managers' complaint list: complaint outcomes, open first, newest first."""
+def complaints(*, open_only: bool = True, page: int = 1, per_page: int = 50, campaign_id: int | None = None):
+    """The managers' complaint list: complaint outcomes, open first, newest
+    first (of one campaign when ``campaign_id`` is given)."""
     base = (select(Contact.id, Contact.at, Contact.resolved_at, Contact.reason,
                    Client.ref.label("client_ref"), Client.first_name, Client.last_name, Client.phone,
                    Store.name.label("store"), Staff.name.label("agent"), Campaign.name.label("campaign"),
@@ -209,6 +210,8 @@ def complaints(*, open_only: bool = True, page: int = 1, per_page: int = 50):
             .where(Contact.disposition == "complaint"))
     if open_only:
         base = base.where(Contact.resolved_at.is_(None))
+    if campaign_id is not None:
+        base = base.where(Contact.campaign_id == campaign_id)
     total = db.session.scalar(select(func.count()).select_from(base.subquery()))
     rows = db.session.execute(base.order_by(Contact.resolved_at.is_not(None), Contact.at.desc(),
                                             Contact.id.desc())

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template, request
 
 from ..accounts.auth import roles_required
+from ..calls import queries as calls_queries
 from ..campaigns.models import Campaign
 from ..campaigns.views import register_campaign_panel
 from ..core import clock
@@ -21,6 +22,7 @@ bp = Blueprint("reports", __name__)
 MANAGER = ("manager",)
 TOP_REASONS = 5
 TOP_OFFERS = 4
+TOP_COMPLAINTS = 5
 
 # Column heads of the reasons table (the full wording is the cell's title and the legend).
 REASON_HEADS = {"parking": "Parking", "moved": "Moved", "service": "Service", "technique": "Technique",
@@ -83,14 +85,16 @@ def download(name):
 def campaign_panel(camp: Campaign, now) -> tuple[str, dict]:
     """Results of a launched campaign: the funnel, lift with its interval in
     words, top reasons for leaving, offers that work, links to the reports.
-    One refresh, then five statements."""
+    One refresh, then seven statements."""
     scores.refresh()
     funnel = reports.funnel(camp, refresh=False)
     lift = _lift_or_none(camp, now)
     why = reports.reasons(campaign=camp, refresh=False)
     offered = reports.offers(campaign=camp, refresh=False)
     top = [r for r in why["overall"] if r["count"]][:TOP_REASONS]
+    open_complaints, complaint_rows = calls_queries.complaints(campaign_id=camp.id, per_page=TOP_COMPLAINTS)
     return "scoring/_campaign_panel.html", {
+        "complaints": complaint_rows, "complaints_open": open_complaints,
         "camp": camp, "funnel": funnel, "lift": lift, "lift_words": lift_mod.in_words(lift),
         "reasons": top, "reasons_total": why["total"],
         "offers": [r for r in offered["rows"] if r["offer"] != reports.NO_OFFER][:TOP_OFFERS],
