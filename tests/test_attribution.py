@@ -255,3 +255,20 @@ def test_logging_an_outcome_adds_one_statement_and_marks_the_pair(world, app):
     marks = db.session.execute(select(ScoreDirty.staff_id, ScoreDirty.campaign_id, ScoreDirty.client_id)).all()
     assert marks == [(world["ann"].id, world["camp"].id, 0)], "an unreached call: the pair only"
     assert len(statements) <= 9, f"{len(statements)} statements to log an outcome"
+
+
+def test_a_team_change_by_staff_import_moves_assigned_but_not_credit(world, tmp_path):
+    from campaign.imports.services import import_path
+
+    client, _ = call(world["ann"])
+    visit(client, "2026-06-04")
+    before = board(campaign_id=world["camp"].id, by="team")
+    assert (before["North"]["assigned"], before["North"]["conversions"]) == (4, 1)
+    staff_csv = tmp_path / "staff.csv"
+    staff_csv.write_text("employee_code,name,email,roles,team,store_code,languages\n"
+                         f"A01,{world['ann'].name},{world['ann'].email},agent,South,WAW,en\n", encoding="utf-8")
+    assert import_path("staff", str(staff_csv))["updated"] == 1
+    after = board(campaign_id=world["camp"].id, by="team")
+    assert after["South"]["assigned"] == 8, "Ann's four items now count for her new team"
+    assert after["North"]["conversions"] == 1 and after["South"]["conversions"] == 0, \
+        "the conversion stays with the team she was in when she called"

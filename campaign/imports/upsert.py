@@ -296,6 +296,12 @@ class _Staff(_Table):
             if new:
                 db.session.execute(insert(model), new)
 
+    def after_write(self, inserts, updates, existing):
+        """A team change moves the agent's queue items to the new team's "assigned"."""
+        moved = [u["id"] for u in updates if "team" in u and u["team"] != existing[u["employee_code"]]["team"]]
+        if moved:
+            marks.mark_staff(moved)
+
     def _row(self, values: dict) -> dict:
         row = {k: v for k, v in values.items() if k not in ("roles", "languages", "team", "id")}
         if "team" in values:

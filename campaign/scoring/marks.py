@@ -60,3 +60,15 @@ def mark_campaign(campaign_id: int) -> None:
                                             CampaignItem.staff_id.is_not(None)).distinct(),
         select(ScoreItem.staff_id).where(ScoreItem.campaign_id == campaign_id).distinct())
     mark_dirty((sid, campaign_id, 0) for (sid,) in db.session.execute(holders))
+
+
+def mark_staff(staff_ids: Iterable[int]) -> None:
+    """Their team may have changed: the pairs they hold items in are rebuilt
+    (``score_items`` keeps each agent's team of now for the team's "assigned")."""
+    from .models import ScoreItem
+
+    ids = sorted(set(staff_ids))
+    for i in range(0, len(ids), BATCH):
+        rows = db.session.execute(select(ScoreItem.staff_id, ScoreItem.campaign_id)
+                                  .where(ScoreItem.staff_id.in_(ids[i:i + BATCH])).distinct()).all()
+        mark_dirty((s, c, 0) for s, c in rows)
