@@ -705,8 +705,21 @@ SELECT (SELECT count(*) FROM (SELECT campaign_id, client_id, visit_id, staff_id,
 """
 
 
+DAY_COLS = ("staff_id, campaign_id, day, team_id, currency::text, calls::bigint, reached_m::bigint, "
+            "reached_c::bigint, booked_m::bigint, booked_c::bigint, conversions::bigint, revenue::bigint")
+ITEM_COLS = "staff_id, campaign_id, team_id, bucket::text, value_class::text, items::bigint, converted::bigint"
+
+
+def _diff(conn, cols: str, app: str, floor: str) -> tuple[int, int]:
+    """(rows only in the app's table, rows only in the floor's), all columns but the id."""
+    return conn.execute(f"SELECT (SELECT count(*) FROM (SELECT {cols} FROM {app} EXCEPT ALL "
+                        f"SELECT {cols} FROM {floor}) a), (SELECT count(*) FROM (SELECT {cols} FROM {floor} "
+                        f"EXCEPT ALL SELECT {cols} FROM {app}) b)").fetchone()
+
+
 def floor_rebuild(url: str) -> dict:
-    """The three hand-written statements; the app's conversions compared with the floor's."""
+    """The three hand-written statements (timed); then the app's conversions,
+    day cells and item cells compared with the floor's, row for row."""
     out = {}
     with _connect(url) as conn:
         for name, sql in (("conversions", FLOOR_CONV), ("days", FLOOR_DAYS), ("items", FLOOR_ITEMS)):
@@ -716,20 +729,20 @@ def floor_rebuild(url: str) -> dict:
         out["seconds"] = out["conversions_seconds"] + out["days_seconds"] + out["items_seconds"]
         app_only, floor_only, n_app, n_floor = conn.execute(CONV_DIFF).fetchone()
         out.update(app_only=app_only, floor_only=floor_only, app=n_app, floor=n_floor)
+        out["days_diff"] = _diff(conn, DAY_COLS, "score_days", "floor_days")
+        out["items_diff"] = _diff(conn, ITEM_COLS, "score_items", "floor_items")
         conn.rollback()
     return out
 
 
-def floor_attribution(url: str) -> dict:
-    """The attribution floor alone (every client), then the comparison."""
-    with _connect(url) as conn:
-        t = time.perf_counter()
-        rows = conn.execute(FLOOR_CONV).rowcount
-        seconds = time.perf_counter() - t
-        app_only, floor_only, n_app, n_floor = conn.execute(CONV_DIFF).fetchone()
-        conn.rollback()
-    return {"seconds": seconds, "rows": rows, "app_only": app_only, "floor_only": floor_only, "app": n_app,
-            "floor": n_floor}
+def rollup_checks(label: str, fr: dict) -> list[tuple[str, bool, str]]:
+    return [(f"{label}: app conversions = floor's (campaign, client, visit, staff, team)",
+             fr["app_only"] == 0 and fr["floor_only"] == 0,
+             f"{fr['app']:,} vs {fr['floor']:,}; {fr['app_only']} only in app, {fr['floor_only']} only in floor"),
+            (f"{label}: score_days = the floor's day cells, row for row", fr["days_diff"] == (0, 0),
+             f"{fr['days_rows']:,} floor rows; {fr['days_diff'][0]} only in app, {fr['days_diff'][1]} only in floor"),
+            (f"{label}: score_items = the floor's item cells, row for row", fr["items_diff"] == (0, 0),
+             f"{fr['items_rows']:,} floor rows; {fr['items_diff'][0]} only in app, {fr['items_diff'][1]} only in floor")]
 
 
 def _period_bounds(period: str | None):
@@ -1159,9 +1172,7 @@ def bench(url: str, small: bool = False, regen: bool = False, quiet_wait: float 
     log(f"floor rebuild: conversions {fr['conversions_seconds']:.1f} s ({fr['conversions_rows']:,}), days "
         f"{fr['days_seconds']:.1f} s ({fr['days_rows']:,}), items {fr['items_seconds']:.1f} s; app-only "
         f"{fr['app_only']}, floor-only {fr['floor_only']}")
-    checks.append(("rebuild: app conversions = floor's (campaign, client, visit, staff, team)",
-                   fr["app_only"] == 0 and fr["floor_only"] == 0,
-                   f"{fr['app']:,} vs {fr['floor']:,}; {fr['app_only']} only in app, {fr['floor_only']} only in floor"))
+    checks += rollup_checks("after the rebuild", fr)
     with _connect(url) as conn:
         conn.execute("CREATE TABLE bench_conv0 AS SELECT * FROM conversions")
         conn.commit()
@@ -1242,11 +1253,12 @@ def bench(url: str, small: bool = False, regen: bool = False, quiet_wait: float 
     change = {"before": n0, "after": n1, "gained": gained, "lost": lost, "moved": moved}
     log(f"conversions: {change}")
     copy_s = floor_copy(url, csv_path)
-    fa = floor_attribution(url)
-    log(f"floor: COPY {copy_s:.1f} s; attribution of every client {fa['seconds']:.1f} s ({fa['rows']:,} rows); "
-        f"app-only {fa['app_only']}, floor-only {fa['floor_only']}")
-    checks.append(("after the import: app conversions = floor's", fa["app_only"] == 0 and fa["floor_only"] == 0,
-                   f"{fa['app']:,} vs {fa['floor']:,}; {fa['app_only']} only in app, {fa['floor_only']} only in floor"))
+    fa = floor_rebuild(url)
+    fa["seconds"] = fa["conversions_seconds"]  # the attribution floor: every client's conversions
+    log(f"floor: COPY {copy_s:.1f} s; attribution of every client {fa['seconds']:.1f} s ({fa['conversions_rows']:,} "
+        f"rows); app-only {fa['app_only']}, floor-only {fa['floor_only']}; days diff {fa['days_diff']}, items "
+        f"diff {fa['items_diff']}")
+    checks += rollup_checks("after the import's refresh", fa)
     with _connect(url) as conn:
         dirty_left = conn.execute("SELECT count(*) FROM score_dirty").fetchone()[0]
     checks.append(("after the refresh: no marks left", dirty_left == 0, f"{dirty_left} left"))

@@ -272,3 +272,35 @@ def test_a_team_change_by_staff_import_moves_assigned_but_not_credit(world, tmp_
     assert after["South"]["assigned"] == 8, "Ann's four items now count for her new team"
     assert after["North"]["conversions"] == 1 and after["South"]["conversions"] == 0, \
         "the conversion stays with the team she was in when she called"
+
+
+def test_a_visits_import_attributes_in_a_background_job(world, tmp_path, wait_for_job):
+    """The import job ends by starting the refresh job (the worker runs it:
+    the embedded thread here, a real ``flask worker`` under .ci/run)."""
+    from campaign.imports.services import import_path
+
+    client, o = call(world["ann"])
+    scores.refresh()
+    visits_csv = tmp_path / "visits.csv"
+    visits_csv.write_text("visit_ref,client_ref,store_code,visited_at,service,amount,status,served_by\n"
+                          f"J1,{client.ref},WAW,2026-06-09T15:00,massage,70.00,,\n"
+                          f"J2,{client.ref},WAW,2026-06-11T15:00,massage,90.00,,\n", encoding="utf-8")
+    result = import_path("visits", str(visits_csv))
+    assert result["inserted"] == 2 and result.get("scores_job")
+    job = wait_for_job(result["scores_job"])
+    assert job.status == "finished" and job.result["clients"] == 1
+    db.session.expire_all()
+    (conv,) = db.session.scalars(select(Conversion)).all()   # read as is: no refresh here
+    assert (conv.client_id, conv.outcome_id, conv.amount) == (client.id, o.id, 7000)
+    assert db.session.scalar(select(ScoreDirty.seq).limit(1)) is None, "nothing left to do"
+
+
+def test_an_import_of_visits_of_clients_nobody_called_starts_no_job(world, tmp_path):
+    from campaign.imports.services import import_path
+
+    never_called = db.session.scalars(select(Client).order_by(Client.id.desc())).first()
+    visits_csv = tmp_path / "visits.csv"
+    visits_csv.write_text("visit_ref,client_ref,store_code,visited_at\n"
+                          f"N1,{never_called.ref},WAW,2026-06-09\n", encoding="utf-8")
+    result = import_path("visits", str(visits_csv))
+    assert result["inserted"] == 1 and "scores_job" not in result

@@ -33,8 +33,8 @@ def run_import(job: Job, progress) -> dict:
         progress(min(0.99, reader.bytes_read / size))
     drop_upload(job_id)
     result = run.result()
-    if kind == "visits" and (result["inserted"] or result["updated"]):
-        # Attribute the visits that arrived (the marks are written with each batch).
+    if run.marked:
+        # Attribute the visits of called clients that arrived (marked with each batch).
         result["scores_job"] = jobs.start("scores_refresh", starter_id=job.starter_id).id
     audit.record("import", actor_id=job.starter_id, target=f"job:{job_id}", kind=kind,
                  filename=params.get("filename"), **{k: result[k] for k in

@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from flask import current_app
-from sqlalchemy import ARRAY, any_, delete, insert, literal, select, update
+from sqlalchemy import delete, insert, select, update
 
 from ..accounts.models import Staff, StaffLanguage, StaffRole, Store, Team
 from ..clients.models import Client, Visit
 from ..core import clock, csvio
+from ..core.sql import among
 from ..extensions import db
 from ..scoring import marks
 from . import rules
@@ -59,6 +60,7 @@ class Import:
         self.stores = load_stores() if kind != "stores" else {}
         self.seen = csvio.SeenKeys()
         self.inserted = self.updated = self.unchanged = 0
+        self.marked = 0  # called clients whose visits changed: to attribute
 
     def run(self, records: Iterable[tuple]) -> Iterator[None]:
         """Parse each record as it comes (only its values and raw text are kept)
@@ -107,7 +109,7 @@ class Import:
             else:
                 self.unchanged += 1
         self.table.write(inserts, updates)
-        self.table.after_write(inserts, updates, existing)
+        self.marked += self.table.after_write(inserts, updates, existing)
         self.inserted += len(inserts)
         self.updated += len(updates)
         rejected.sort(key=lambda r: r[0])
@@ -126,14 +128,6 @@ class Import:
 def _parts(items: list, size: int = 5000) -> Iterator[list]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
-
-
-def _among(column, keys: list):
-    """``column IN (keys)``; on PostgreSQL ``column = ANY(:array)``, one parameter
-    instead of thousands (half the time per batch, and one cached statement)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return column == any_(literal(keys, ARRAY(column.type)))
-    return column.in_(keys)
 
 
 class _Table:
@@ -156,12 +150,14 @@ class _Table:
         cols = [self.model.id, key_col] + [getattr(self.model, c) for c in self.columns]
         out = {}
         for part in _parts(keys):
-            for row in db.session.execute(select(*cols).where(_among(key_col, part))):
+            for row in db.session.execute(select(*cols).where(among(key_col, part))):
                 out[row[1]] = row._asdict()
         return out
 
-    def after_write(self, inserts: list, updates: list, existing: dict) -> None:
-        """What else must know of the rows written (same transaction)."""
+    def after_write(self, inserts: list, updates: list, existing: dict) -> int:
+        """What else must know of the rows written (same transaction); returns
+        how many called clients now wait for attribution."""
+        return 0
 
     def write(self, inserts: list, updates: list) -> None:
         stamps = {"created_at": self.now, "updated_at": self.now} if self.stamped else {}
@@ -201,8 +197,8 @@ class _Visits(_Table):
         converting one (a correction to no_show): those clients are marked for
         attribution, which runs before the next read of the scores."""
         by_id = {row["id"]: row["client_id"] for row in existing.values()}
-        marks.mark_clients({v["client_id"] for v in inserts} | {v["client_id"] for v in updates}
-                           | {by_id[v["id"]] for v in updates})
+        return marks.mark_clients({v["client_id"] for v in inserts} | {v["client_id"] for v in updates}
+                                   | {by_id[v["id"]] for v in updates})
 
     def resolve(self, rows, reject):
         """client_ref → client_id with one query per batch; an unknown ref is rejected."""
@@ -210,7 +206,7 @@ class _Visits(_Table):
         ids = {}
         for part in _parts(refs):
             ids.update(db.session.execute(select(Client.ref, Client.id)
-                                          .where(_among(Client.ref, part))).all())
+                                          .where(among(Client.ref, part))).all())
         out = []
         for line, values, raw in rows:
             ref = values.pop("client_ref")
@@ -242,7 +238,7 @@ class _Staff(_Table):
         owner = {}
         for part in _parts(emails):
             owner.update(db.session.execute(select(Staff.email, Staff.employee_code)
-                                            .where(_among(Staff.email, part))).all())
+                                            .where(among(Staff.email, part))).all())
         out = []
         for line, values, raw in rows:
             other = owner.get(values.get("email"))
@@ -259,7 +255,7 @@ class _Staff(_Table):
             rows = db.session.execute(
                 select(Staff.id, Staff.employee_code, Staff.name, Staff.email, Staff.store_id,
                        Team.name.label("team")).outerjoin(Team, Staff.team_id == Team.id)
-                .where(_among(Staff.employee_code, part)))
+                .where(among(Staff.employee_code, part)))
             found = {r.id: r._asdict() | {"roles": [], "languages": []} for r in rows}
             for model, attr, field in ((StaffRole, StaffRole.role, "roles"),
                                        (StaffLanguage, StaffLanguage.language, "languages")):
@@ -301,6 +297,7 @@ class _Staff(_Table):
         moved = [u["id"] for u in updates if "team" in u and u["team"] != existing[u["employee_code"]]["team"]]
         if moved:
             marks.mark_staff(moved)
+        return 0
 
     def _row(self, values: dict) -> dict:
         row = {k: v for k, v in values.items() if k not in ("roles", "languages", "team", "id")}

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import literal, select, union
 
-from ..core.sql import upsert
+from ..core.sql import among, upsert
 from ..extensions import db
 from .models import ScoreDirty
 
@@ -33,20 +33,24 @@ def mark_dirty(keys: Iterable[tuple[int, int, int]]) -> None:
                                   for s, c, k in rows[i:i + BATCH]])
 
 
-def mark_clients(client_ids: Iterable[int]) -> None:
+def mark_clients(client_ids: Iterable[int]) -> int:
     """Their visits changed: re-attribute those of them who were ever reached
-    on a call (nobody else can convert), one statement per 5,000 clients."""
+    on a call (nobody else can convert), one statement per 5,000 clients.
+    Returns how many were marked."""
     from ..calls.models import Outcome
 
     ids = sorted(set(client_ids))
+    marked = 0
     for i in range(0, len(ids), BATCH):
         reached = (select(literal(0), literal(0), Outcome.client_id, literal(1))
-                   .where(Outcome.reached, Outcome.client_id.in_(ids[i:i + BATCH]))
+                   .where(Outcome.reached, among(Outcome.client_id, ids[i:i + BATCH]))
                    .distinct().order_by(Outcome.client_id))
         stmt = upsert(ScoreDirty, db.session.get_bind()).from_select(
             ["staff_id", "campaign_id", "client_id", "seq"], reached)
-        db.session.execute(stmt.on_conflict_do_update(index_elements=["staff_id", "campaign_id", "client_id"],
-                                                      set_={"seq": ScoreDirty.seq + 1}))
+        done = db.session.execute(stmt.on_conflict_do_update(
+            index_elements=["staff_id", "campaign_id", "client_id"], set_={"seq": ScoreDirty.seq + 1}))
+        marked += max(0, done.rowcount or 0)
+    return marked
 
 
 def mark_campaign(campaign_id: int) -> None:
