@@ -47,9 +47,10 @@ def mark_clients(client_ids: Iterable[int]) -> int:
                    .distinct().order_by(Outcome.client_id))
         stmt = upsert(ScoreDirty, db.session.get_bind()).from_select(
             ["staff_id", "campaign_id", "client_id", "seq"], reached)
-        done = db.session.execute(stmt.on_conflict_do_update(
-            index_elements=["staff_id", "campaign_id", "client_id"], set_={"seq": ScoreDirty.seq + 1}))
-        marked += max(0, done.rowcount or 0)
+        # RETURNING, not rowcount: psycopg reports -1 for INSERT … SELECT … ON CONFLICT.
+        marked += len(db.session.execute(stmt.on_conflict_do_update(
+            index_elements=["staff_id", "campaign_id", "client_id"], set_={"seq": ScoreDirty.seq + 1})
+            .returning(ScoreDirty.client_id)).all())
     return marked
 
 
