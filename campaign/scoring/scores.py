@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import (String, and_, case, delete, false, func, insert, literal, literal_column, select, tuple_,
-                        union_all, update)
+from sqlalchemy import (Integer, String, and_, case, column, delete, false, func, insert, literal, select, tuple_,
+                        union_all, update, values)
 
 from ..accounts.models import Staff
 from ..calls.models import Outcome
@@ -57,9 +57,9 @@ def refresh(*, commit: bool = True, now: datetime | None = None, progress=None) 
         rebuild(pairs)
         for i in range(0, len(marks), CHUNK // 5):
             part = marks[i:i + CHUNK // 5]
-            db.session.execute(delete(ScoreDirty).where(
-                tuple_(ScoreDirty.staff_id, ScoreDirty.campaign_id, ScoreDirty.client_id, ScoreDirty.seq)
-                .in_([tuple(m) for m in part])))
+            db.session.execute(delete(ScoreDirty).where(_in_rows(
+                (ScoreDirty.staff_id, ScoreDirty.campaign_id, ScoreDirty.client_id, ScoreDirty.seq),
+                [tuple(m) for m in part])))
         done["marks"] += len(marks)
         done["clients"] += len(clients)
         done["pairs"] += len(pairs)
@@ -90,8 +90,19 @@ def _one_at_a_time() -> None:
         db.session.execute(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
 
 
+def _in_rows(columns: tuple, rows: list[tuple]):
+    """``(columns) IN (rows)``. On PostgreSQL the rows are a ``VALUES`` list
+    the planner can join (a semi-join using the index for a few pairs, a hash
+    for many); a plain row-value IN list is only ever a filter, so a hundred
+    pairs would scan every outcome. SQLite handles the row-value list itself."""
+    if is_sqlite(db.session.get_bind()):
+        return tuple_(*columns).in_(rows)
+    table = values(*[column(f"k{i}", Integer) for i in range(len(columns))], name="keys").data(rows)
+    return tuple_(*columns).in_(select(*table.c))
+
+
 def _in_pairs(staff_col, campaign_col, pairs: list[tuple[int, int]]):
-    return tuple_(staff_col, campaign_col).in_(pairs)
+    return _in_rows((staff_col, campaign_col), pairs)
 
 
 def rebuild(pairs: Iterable[tuple[int, int]]) -> None:
@@ -154,12 +165,12 @@ def bucket_of(days_since):
 def _items(pairs):
     bucket = bucket_of(CampaignItem.days_since)
     vclass = func.coalesce(CampaignItem.value_class, "-")
-    converted = (select(literal_column("1")).where(Conversion.campaign_id == CampaignItem.campaign_id,
-                                                   Conversion.client_id == CampaignItem.client_id)
-                 .exists())
     return (select(CampaignItem.staff_id, CampaignItem.campaign_id, Staff.team_id, bucket, vclass,
-                   func.count(), func.sum(case((converted, 1), else_=0)))
+                   func.count(), func.count(Conversion.id))
             .join(Staff, Staff.id == CampaignItem.staff_id)
+            # At most one conversion per client per campaign: the join adds no rows.
+            .outerjoin(Conversion, and_(Conversion.campaign_id == CampaignItem.campaign_id,
+                                        Conversion.client_id == CampaignItem.client_id))
             .where(_in_pairs(CampaignItem.staff_id, CampaignItem.campaign_id, pairs))
             .group_by(CampaignItem.staff_id, CampaignItem.campaign_id, Staff.team_id, bucket, vclass))
 
