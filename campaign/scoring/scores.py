@@ -29,6 +29,7 @@ from ..core import clock
 from ..core.sql import is_sqlite, month_key
 from ..extensions import db
 from . import attribution
+from . import marks as marks_mod
 from .models import Conversion, ScoreDay, ScoreDirty, ScoreItem
 
 CHUNK = 5000
@@ -36,41 +37,56 @@ PAIR_CHUNK = 400
 
 
 def refresh(*, commit: bool = True, now: datetime | None = None, progress=None) -> dict:
-    """Work off every mark; returns what was done (marks, clients, pairs)."""
+    """Work off every mark; returns what was done (marks, clients, pairs).
+
+    Two passes, each a transaction per chunk of 5,000 marks: first the marks
+    that name a client are attributed, and every (agent, campaign) they touch
+    is marked in their place; then each marked pair is rebuilt once — after a
+    large import a pair whose clients span many chunks is still rebuilt once.
+    """
     now = clock.naive_utc(now or clock.now())
     done = {"marks": 0, "clients": 0, "pairs": 0}
-    total = None
     if db.session.scalar(select(ScoreDirty.seq).limit(1)) is None:
         return done  # nothing to do: no lock taken, nothing written
-    while True:
-        _one_at_a_time()
-        marks = db.session.execute(
-            select(ScoreDirty.staff_id, ScoreDirty.campaign_id, ScoreDirty.client_id, ScoreDirty.seq)
-            .order_by(ScoreDirty.staff_id, ScoreDirty.campaign_id, ScoreDirty.client_id).limit(CHUNK)).all()
-        if not marks:
-            break
-        if total is None and progress is not None:
-            total = db.session.scalar(select(func.count()).select_from(ScoreDirty)) or 1
-        clients = {m.client_id for m in marks if m.client_id}
-        pairs = {(m.staff_id, m.campaign_id) for m in marks if m.staff_id}
-        pairs |= attribution.attribute(clients, now)
-        rebuild(pairs)
+    total = [None]
+
+    def step(marks) -> None:
         for i in range(0, len(marks), CHUNK // 5):
             part = marks[i:i + CHUNK // 5]
             db.session.execute(delete(ScoreDirty).where(_in_rows(
                 (ScoreDirty.staff_id, ScoreDirty.campaign_id, ScoreDirty.client_id, ScoreDirty.seq),
                 [tuple(m) for m in part])))
         done["marks"] += len(marks)
-        done["clients"] += len(clients)
-        done["pairs"] += len(pairs)
-        if commit:
-            db.session.commit()
-        else:
-            db.session.flush()
+        db.session.commit() if commit else db.session.flush()
         if progress is not None:
-            progress(min(0.99, done["marks"] / total))
-        if len(marks) < CHUNK:
-            break
+            if total[0] is None:
+                total[0] = max(1, done["marks"] + (db.session.scalar(select(func.count()).select_from(ScoreDirty))
+                                                   or 0))
+            progress(min(0.99, done["marks"] / total[0]))
+
+    for with_client in (True, False):
+        while True:
+            _one_at_a_time()
+            marks = db.session.execute(
+                select(ScoreDirty.staff_id, ScoreDirty.campaign_id, ScoreDirty.client_id, ScoreDirty.seq)
+                .where(ScoreDirty.client_id != 0 if with_client else ScoreDirty.client_id == 0)
+                .order_by(ScoreDirty.staff_id, ScoreDirty.campaign_id, ScoreDirty.client_id)
+                .limit(CHUNK)).all()
+            if not marks:
+                break
+            if with_client:
+                clients = {m.client_id for m in marks}
+                pairs = {(m.staff_id, m.campaign_id) for m in marks if m.staff_id}
+                pairs |= attribution.attribute(clients, now)
+                marks_mod.mark_dirty((s, c, 0) for s, c in pairs)  # rebuilt in the second pass
+                done["clients"] += len(clients)
+            else:
+                pairs = {(m.staff_id, m.campaign_id) for m in marks}
+                rebuild(pairs)
+                done["pairs"] += len(pairs)
+            step(marks)
+            if len(marks) < CHUNK:
+                break
     if commit:
         db.session.commit()  # let go of the lock (when the last look found no marks)
     return done
