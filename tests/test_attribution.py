@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from campaign.accounts.models import Team
 from campaign.calls import services as calls
@@ -304,3 +304,24 @@ def test_an_import_of_visits_of_clients_nobody_called_starts_no_job(world, tmp_p
                           f"N1,{never_called.ref},WAW,2026-06-09\n", encoding="utf-8")
     result = import_path("visits", str(visits_csv))
     assert result["inserted"] == 1 and "scores_job" not in result
+
+
+def test_a_conversion_credited_to_another_agent_still_counts_in_the_holders_list_mix(world):
+    """Ann reaches the client, the item is then handed to Bob; the visit that
+    follows is Ann's conversion, and Bob's list mix (the adjusted view) knows
+    the client converted."""
+    from campaign.scoring.models import ScoreItem
+    from campaign.scoring import marks
+
+    client, o = call(world["ann"])
+    item = db.session.get(CampaignItem, o.item_id)
+    item.staff_id = world["bob"].id
+    marks.mark_campaign(world["camp"].id)
+    db.session.commit()
+    scores.refresh()
+    visit(client, "2026-06-05")
+    (conv,) = conversions()
+    assert conv.staff_id == world["ann"].id
+    bob_converted = db.session.scalar(select(func.sum(ScoreItem.converted))
+                                      .where(ScoreItem.staff_id == world["bob"].id))
+    assert bob_converted == 1

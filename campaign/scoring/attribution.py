@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import and_, delete, exists, func, insert, select
+from sqlalchemy import and_, delete, exists, func, insert, select, tuple_
 from sqlalchemy.orm import aliased
 
 from ..accounts.models import Store
 from ..calls.models import Outcome
-from ..campaigns.models import Campaign
+from ..campaigns.models import Campaign, CampaignItem
 from ..clients.models import Visit
 from ..core.sql import day_number, month_key
 from ..extensions import db
@@ -66,11 +66,13 @@ def conversions_of(client_ids: list[int]):
 
 def attribute(client_ids: Iterable[int], now) -> set[tuple[int, int]]:
     """Rewrite the conversions of these clients to what their visits and calls
-    say now. Returns the (staff_id, campaign_id) pairs whose credit changed
-    (gained, lost or moved), for the roll-up. A few statements per 5,000
+    say now. Returns the (staff_id, campaign_id) pairs whose numbers changed
+    — the credited agents' (gained, lost or moved) and the agents holding
+    those clients' queue items — for the roll-up. A few statements per 5,000
     clients; rows that did not change are not written."""
     ids = sorted(set(client_ids) - {0})
     changed: set[tuple[int, int]] = set()
+    moved: set[tuple[int, int]] = set()  # (campaign, client) whose conversion changed
     for i in range(0, len(ids), CHUNK):
         part = ids[i:i + CHUNK]
         old = {(r.campaign_id, r.client_id): r for r in db.session.execute(
@@ -85,10 +87,21 @@ def attribute(client_ids: Iterable[int], now) -> set[tuple[int, int]]:
                 continue
             gone.append(row.id)
             changed.add((row.staff_id, row.campaign_id))
+            moved.add(key)
         if gone:
             db.session.execute(delete(Conversion).where(Conversion.id.in_(gone)))
         if new:
             db.session.execute(insert(Conversion), [
                 {f: getattr(r, f) for f in FIELDS} | {"created_at": now} for r in new.values()])
             changed.update((r.staff_id, r.campaign_id) for r in new.values())
+            moved.update(new)
+    # The agent who holds the client's queue item counts the client as
+    # converted in the list mix (``score_items``), whoever was credited.
+    moved_list = sorted(moved)
+    for i in range(0, len(moved_list), CHUNK):
+        part = moved_list[i:i + CHUNK]
+        changed.update(db.session.execute(
+            select(CampaignItem.staff_id, CampaignItem.campaign_id)
+            .where(CampaignItem.client_id.in_([k for _, k in part]), CampaignItem.staff_id.is_not(None),
+                   tuple_(CampaignItem.campaign_id, CampaignItem.client_id).in_(part))).all())
     return changed
