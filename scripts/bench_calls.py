@@ -538,7 +538,8 @@ def reset_queue(url: str, audit0: int) -> None:
     cols = ", ".join(ITEM_STATE)
     scols = ", ".join("s." + c for c in ITEM_STATE)
     with _connect(url) as conn:
-        conn.execute("TRUNCATE outcomes, messages, contacts")
+        # What the calls wrote, and the scores derived from them.
+        conn.execute("TRUNCATE outcomes, messages, contacts, conversions, score_days, score_items, score_dirty")
         conn.execute("DELETE FROM jobs WHERE kind = 'outbox_dispatch'")
         conn.execute("DELETE FROM audit_log WHERE id > %s", (audit0,))
         conn.execute(f"UPDATE campaign_items ci SET ({cols}) = ({scols}) FROM bench_items0 s "
@@ -546,7 +547,7 @@ def reset_queue(url: str, audit0: int) -> None:
                      f"IS DISTINCT FROM ({scols})")
         conn.commit()
     with _connect(url, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE campaign_items, outcomes, contacts, messages, jobs, audit_log")
+        conn.execute("VACUUM ANALYZE campaign_items, outcomes, contacts, messages, jobs, audit_log, score_dirty")
         conn.execute("CHECKPOINT")
     import redis
     redis.Redis.from_url(REDIS_URL).flushdb()
