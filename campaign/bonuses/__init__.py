@@ -1,0 +1,1 @@
+"""Bonuses and the payroll export (SPEC §8)."""
