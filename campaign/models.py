@@ -8,3 +8,4 @@ from .calls import models as calls_models  # noqa: F401,E402
 from .scripts import models as scripts_models  # noqa: F401,E402
 from .outbox import models as outbox_models  # noqa: F401,E402
 from .scoring import models as scoring_models  # noqa: F401,E402
+from .bonuses import models as bonus_models  # noqa: F401,E402

@@ -45,6 +45,14 @@ SCHEMAS = {
                        "name": {"type": ["string", "null"]}, "side_a": _SIDE, "side_b": _SIDE,
                        "winner": {"type": "string", "enum": ["a", "b", "draw"],
                                   "description": "the higher visit rate wins; equal rates draw"}}},
+    "BonusPlan": {
+        "type": "object", "required": ["currency"],
+        "description": "SPEC §8. Money in integer minor units of the currency; rank_rewards 1st place first.",
+        "properties": {"period": {"type": "string"}, "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+                       "team_per_visit": _INT, "rank_rewards": {"type": "array", "items": _INT, "maxItems": 50},
+                       "min_calls": _INT, "competition_reward": _INT, "competition_penalty": _INT,
+                       "cap": {"type": ["integer", "null"]}, "version": _INT,
+                       "updated_at": {"type": "string", "format": "date-time"}}},
     "CompetitionInput": {
         "type": "object", "required": ["period", "kind", "side_a", "side_b"],
         "properties": {"period": {"type": "string", "pattern": r"^\d{4}-\d{2}$"},
@@ -55,7 +63,21 @@ SCHEMAS = {
 
 _COMP = {"$ref": "#/components/schemas/Competition"}
 
+_PERIOD = [{"name": "period", "in": "path", "required": True,
+            "schema": {"type": "string", "pattern": r"^\d{4}-\d{2}$"}}]
+_PLAN = {"$ref": "#/components/schemas/BonusPlan"}
+
 PATHS = {
+    "/bonus-plans/{period}": {
+        "get": {"summary": "A month's bonus plan (manager, payroll)", "parameters": _PERIOD,
+                "responses": {"200": _json("the plan", _PLAN), "404": _err("no plan for that month yet"),
+                              "422": _err("bad period"), **_STD}},
+        "put": {"summary": "Create or replace a month's bonus plan (manager; audited). Optional If-Match: version",
+                "parameters": _PERIOD,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _PLAN}}},
+                "responses": {"200": _json("replaced", _PLAN), "201": _json("created", _PLAN),
+                              "409": _err("changed meanwhile (stale If-Match)"),
+                              "422": _err("invalid; details name every field"), **_STD}}},
     "/leaderboard": {"get": {
         "summary": "Agent or team leaderboard (everyone)",
         "parameters": [*_SCOPE,

@@ -6,6 +6,7 @@ conversions credited, team, competitions) and calls these.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -156,3 +157,66 @@ def statements(agents: list[Agent], team_conversions: dict[str, int], results: l
         line.total = total
         lines.append(line)
     return lines
+
+
+# ------------------------------------------------------------------ plan input
+
+PLAN_FIELDS = ("currency", "team_per_visit", "rank_rewards", "min_calls", "competition_reward",
+               "competition_penalty", "cap")
+MAX_RANK_REWARDS = 50
+MAX_AMOUNT = 10**12  # minor units: far above any monthly bonus, below any integer overflow
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+class PlanErrors(ValueError):
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def _amount(value, errors: dict, name: str, *, optional: bool = False):
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors[name] = "must be a whole number of minor units (cents), e.g. 50000 for 500.00"
+        return None
+    if value < 0 or value > MAX_AMOUNT:
+        errors[name] = f"must be between 0 and {MAX_AMOUNT}"
+        return None
+    return value
+
+
+def parse_plan(data, currencies: set[str]) -> tuple[str, Plan]:
+    """A plan body of SPEC §9 → (currency, Plan); every field checked, all
+    errors at once (``PlanErrors``). ``currencies``: those the chain's stores use."""
+    if not isinstance(data, dict):
+        raise PlanErrors({"body": "send a JSON object with " + ", ".join(PLAN_FIELDS)})
+    errors: dict[str, str] = {}
+    unknown = sorted(set(data) - set(PLAN_FIELDS) - {"version"})
+    if unknown:
+        errors[unknown[0]] = "is not a field of a bonus plan (" + ", ".join(PLAN_FIELDS) + ")"
+    currency = data.get("currency")
+    if not isinstance(currency, str) or not _CURRENCY.match(currency):
+        errors["currency"] = "is required: an ISO 4217 code such as PLN or JPY"
+    elif currencies and currency not in currencies:
+        errors["currency"] = f"{currency} is not a currency of any store ({', '.join(sorted(currencies))})"
+    team = _amount(data.get("team_per_visit", 0), errors, "team_per_visit")
+    rewards = data.get("rank_rewards", [])
+    if not isinstance(rewards, list) or len(rewards) > MAX_RANK_REWARDS:
+        errors["rank_rewards"] = f"must be a list of at most {MAX_RANK_REWARDS} amounts, 1st place first"
+        rewards = []
+    else:
+        checked = {}
+        rewards = [_amount(r, checked, "rank_rewards") for r in rewards]
+        if checked:
+            errors["rank_rewards"] = "each place's reward " + checked["rank_rewards"]
+    min_calls = data.get("min_calls", 0)
+    if isinstance(min_calls, bool) or not isinstance(min_calls, int) or not 0 <= min_calls <= 100000:
+        errors["min_calls"] = "must be a whole number of calls from 0 to 100000"
+    reward = _amount(data.get("competition_reward", 0), errors, "competition_reward")
+    penalty = _amount(data.get("competition_penalty", 0), errors, "competition_penalty")
+    cap = _amount(data.get("cap"), errors, "cap", optional=True)
+    if errors:
+        raise PlanErrors(errors)
+    return currency, Plan(team_per_visit=team, rank_rewards=tuple(rewards), min_calls=min_calls,
+                          competition_reward=reward, competition_penalty=penalty, cap=cap)
