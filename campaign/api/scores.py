@@ -24,10 +24,7 @@ def _row(r: dict, by: str) -> dict:
 @api_roles(*EVERYONE)
 def leaderboard():
     """SPEC §7 rows in rank order; ``campaign`` and ``period`` narrow it, ``by`` picks agents or teams."""
-    unknown = set(request.args) - {"campaign", "period", "by", "adjusted"}
-    if unknown:
-        return api_error(422, "invalid", f"unknown parameter {sorted(unknown)[0]!r}: use campaign, period, by",
-                         details={p: "is not a parameter" for p in unknown})
+    services.check_params(request.args, ("campaign", "period", "by", "adjusted"))
     camp = services.campaign_arg(request.args.get("campaign"))
     period = services.period_arg(request.args.get("period"))
     by = services.by_arg(request.args.get("by"))
@@ -68,14 +65,14 @@ def create_competition():
         body = None
     comp = services.create_competition(body, g.api_user.id)
     db.session.commit()
-    (out,) = [c for c in services.competitions(services.period_arg(body["period"])) if c["id"] == comp.id]
+    (out,) = services.competitions(competition_id=comp.id)
     return jsonify(out), 201
 
 
 @bp.get("/competitions/<int:competition_id>")
 @api_roles(*EVERYONE)
 def get_competition(competition_id: int):
-    found = [c for c in services.competitions() if c["id"] == competition_id]
+    found = services.competitions(competition_id=competition_id)
     if not found:
         return api_error(404, "not_found", f"no competition {competition_id}")
     return jsonify(found[0])

@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import event, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..clients.models import Client, Contact
@@ -26,6 +25,7 @@ from ..core import jobs as core_jobs
 from ..core.errors import Conflict
 from ..core.models import Job
 from ..core.dates import format_date
+from ..core.sql import upsert
 from ..extensions import db
 from . import rules, texts
 from .models import Message
@@ -86,8 +86,7 @@ def _insert(*, key: str, client: Client, campaign, item, channel: str, kind: str
                recipient=recipient_for(channel, client), subject=subject, body=body,
                offer_valid_until=offer_until, status="scheduled", due_at=clock.naive_utc(due), attempts=0,
                created_at=stamp, updated_at=stamp)
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = (dialect.insert(Message).values(**row).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    stmt = (upsert(Message, db.session.get_bind()).values(**row).on_conflict_do_nothing(index_elements=["dedupe_key"])
             .returning(Message.id))
     new_id = db.session.execute(stmt).scalar()
     if new_id is None:

@@ -33,7 +33,7 @@ from . import rules, scores
 from .attribution import effective_calls
 from .lift import holdout_of
 from .models import Conversion
-from .services import campaign_arg
+from .services import campaign_arg, check_params
 
 STAGES = ("targeted", "attempted", "reached", "booked", "visited")
 STAGE_LABELS = {"targeted": "Targeted", "attempted": "Attempted", "reached": "Reached", "booked": "Booked",
@@ -79,14 +79,6 @@ def required_campaign(value) -> Campaign:
     if camp is None:
         raise _invalid("campaign", "is required: the funnel is for one campaign (its id)")
     return camp
-
-
-def check_params(args, allowed: tuple[str, ...]) -> None:
-    """A misspelt parameter is a 422 rather than silently ignored."""
-    unknown = sorted(set(args) - set(allowed))
-    if unknown:
-        raise ValidationError(f"unknown parameter {unknown[0]!r}: use {', '.join(allowed)}",
-                              details={p: "is not a parameter" for p in unknown})
 
 
 def _share(n: int, of: int) -> float | None:

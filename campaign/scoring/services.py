@@ -17,6 +17,14 @@ from . import queries, rules, scores
 from .models import COMPETITION_KINDS, Competition
 
 
+def check_params(args, allowed: tuple[str, ...]) -> None:
+    """A misspelt parameter is a 422 rather than silently ignored."""
+    unknown = sorted(set(args) - set(allowed))
+    if unknown:
+        raise ValidationError(f"unknown parameter {unknown[0]!r}: use {', '.join(allowed)}",
+                              details={p: "is not a parameter" for p in unknown})
+
+
 def period_arg(text: str | None, *, required: bool = False) -> rules.Period | None:
     if text is None or text == "":
         if required:
@@ -127,7 +135,8 @@ def delete_competition(comp_id: int, actor_id: int | None) -> None:
     db.session.flush()
 
 
-def competitions(period: rules.Period | None = None, *, refresh: bool = True) -> list[dict]:
+def competitions(period: rules.Period | None = None, *, refresh: bool = True,
+                 competition_id: int | None = None) -> list[dict]:
     """Competitions (of a month, or all), each with both sides' numbers and
     the result: ``winner`` "a"/"b"/"draw" ("draw" too while nobody has been
     reached). A fixed number of statements."""
@@ -136,6 +145,8 @@ def competitions(period: rules.Period | None = None, *, refresh: bool = True) ->
     q = select(Competition).order_by(Competition.month.desc(), Competition.id)
     if period is not None:
         q = q.where(Competition.month == period.key)
+    if competition_id is not None:
+        q = q.where(Competition.id == competition_id)
     comps = list(db.session.scalars(q))
     if not comps:
         return []
