@@ -78,6 +78,17 @@ def test_competitions_floor_and_cap():
     assert (e3.team_share, e3.rank_reward, e3.total) == (500, 0, 500)
 
 
+def test_adjustments_come_after_the_cap_and_a_clawback_beyond_the_month_is_carried():
+    plan = Plan(team_per_visit=1000, cap=1500)
+    agents = [agent("E01", team="A", reached=2, conversions=2), agent("E02", team="A", reached=2, conversions=0)]
+    lines = {ln.employee_code: ln for ln in rules.statements(agents, {"A": 4}, [], plan,
+                                                               adjustments={"E01": 700, "E02": -2500})}
+    e1, e2 = lines["E01"], lines["E02"]
+    assert (e1.team_share, e1.own, e1.capped, e1.adjustments, e1.total, e1.carried) == (2000, 1500, True, 700, 2200, 0), \
+        "last month's correction was capped in its own month; this month's cap does not cut it again"
+    assert (e2.own, e2.adjustments, e2.total, e2.carried) == (1500, -2500, 0, 1000), "1,000 still owed: carried"
+
+
 # ------------------------------------------------------------------ properties
 
 codes = st.lists(st.text("ABCDEFG0123456789", min_size=2, max_size=5), min_size=1, max_size=12, unique=True)
@@ -117,7 +128,7 @@ def months(draw):
 def test_totals_are_never_negative_pools_are_paid_in_full_and_ties_are_symmetric(month):
     agents, team_conv, results, plan = month
     lines = rules.statements(agents, team_conv, results, plan)
-    assert all(ln.total >= 0 for ln in lines)
+    assert all(ln.total >= 0 and ln.carried == 0 for ln in lines)
     assert all(plan.cap is None or ln.total <= plan.cap for ln in lines)
     for team, n in team_conv.items():
         members = [a for a in agents if a.team == team and rules.eligible(a, plan)]

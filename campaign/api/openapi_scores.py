@@ -66,6 +66,20 @@ _COMP = {"$ref": "#/components/schemas/Competition"}
 _PERIOD = [{"name": "period", "in": "path", "required": True,
             "schema": {"type": "string", "pattern": r"^\d{4}-\d{2}$"}}]
 _PLAN = {"$ref": "#/components/schemas/BonusPlan"}
+_MONEY = {"type": "integer", "description": "minor units of the run's currency"}
+_STATEMENT_ROW = {"type": "object", "required": ["employee_code", "team_share", "rank_reward", "competition",
+                                                 "adjustments", "total"],
+                  "properties": {"employee_code": {"type": "string"}, "team_share": _MONEY, "rank_reward": _MONEY,
+                                 "competition": _MONEY, "adjustments": _MONEY, "total": _MONEY}}
+_RUN = {"type": "object", "required": ["id", "period", "status"], "properties": {
+    "id": _INT, "period": {"type": "string"}, "status": {"type": "string", "enum": ["draft", "approved", "exported"]},
+    "currency": {"type": "string"}, "total": _MONEY, "lines": _INT, "plan": {"type": "object"},
+    "created_at": {"type": "string", "format": "date-time"},
+    "approved_at": {"type": ["string", "null"], "format": "date-time"},
+    "exported_at": {"type": ["string", "null"], "format": "date-time"},
+    "csv_sha256": {"type": ["string", "null"]}, "xlsx_sha256": {"type": ["string", "null"]},
+    "statements": {"type": "array", "items": _STATEMENT_ROW}}}
+_RUN_ID = [{"name": "run_id", "in": "path", "required": True, "schema": _INT}]
 
 PATHS = {
     "/bonus-plans/{period}": {
@@ -78,6 +92,48 @@ PATHS = {
                 "responses": {"200": _json("replaced", _PLAN), "201": _json("created", _PLAN),
                               "409": _err("changed meanwhile (stale If-Match)"),
                               "422": _err("invalid; details name every field"), **_STD}}},
+    "/bonus-runs": {
+        "post": {"summary": "Compute a month's draft run with its plan (manager; audited). Replaces an unlocked "
+                            "run of that month; corrections of locked runs become adjustment lines",
+                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                     "type": "object", "required": ["period"], "properties": {"period": {"type": "string"}}}}}},
+                 "responses": {"201": _json("the draft with every statement line", _RUN),
+                               "409": _err("that month is exported and locked"),
+                               "422": _err("bad period, no plan for it, or a month not started"), **_STD}},
+        "get": {"summary": "Every run, newest month first (manager; payroll sees approved and exported ones)",
+                "responses": {"200": _json("runs without their lines", {"type": "array", "items": _RUN}), **_STD}}},
+    "/bonus-runs/{run_id}": {"get": {
+        "summary": "A run with its statement lines (manager; payroll once approved)", "parameters": _RUN_ID,
+        "responses": {"200": _json("the run", _RUN), "404": _err("no such run (or a draft, for payroll)"),
+                      **_STD}}},
+    "/bonus-runs/{run_id}/approve": {"post": {
+        "summary": "Approve a draft (manager; audited); approving an approved run changes nothing",
+        "parameters": _RUN_ID,
+        "responses": {"200": _json("the run", _RUN), "404": _err("no such run"),
+                      "409": _err("exported and locked"), **_STD}}},
+    "/bonus-runs/{run_id}/export.{fmt}": {"get": {
+        "summary": "The payroll file of SPEC §8 (payroll; audited). The first export locks the run and stores "
+                   "both files; every later export (payroll, or a manager once locked) serves the same bytes. "
+                   "X-Content-SHA256 carries the file's hash",
+        "parameters": [*_RUN_ID, {"name": "fmt", "in": "path", "required": True,
+                                  "schema": {"type": "string", "enum": ["csv", "xlsx"]}}],
+        "responses": {"200": {"description": "the file (Content-Disposition: attachment)", "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                "schema": {"type": "string", "format": "binary"}}}},
+            "403": _err("a manager before payroll locked the run"), "404": _err("no such run (or a draft)"),
+            "409": _err("not approved yet, or another run locked since it was computed (recompute it)"),
+            "422": _err("unknown format"), **_STD}}},
+    "/bonus-runs/{run_id}/statements/{code}": {"get": {
+        "summary": "One agent's statement with the reason for every amount (manager, payroll; an agent only "
+                   "their own, once approved). Teammates' clients are not named to an agent",
+        "parameters": [*_RUN_ID, {"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {"200": _json("the statement", {"type": "object", "properties": {
+            "employee_code": {"type": "string"}, "team_pool": {"type": "object"}, "rank": {"type": "object"},
+            "competitions": {"type": "array", "items": {"type": "object"}},
+            "adjustments": {"type": "array", "items": {"type": "object"}}, "total": _MONEY,
+            "carried": _MONEY}}),
+            "403": _err("another agent's statement"), "404": _err("no such run or line"), **_STD}}},
     "/leaderboard": {"get": {
         "summary": "Agent or team leaderboard (everyone)",
         "parameters": [*_SCOPE,

@@ -49,14 +49,21 @@ class Result:
 
 @dataclass
 class Line:
-    """One agent's statement: each component and the total, in cents."""
+    """One agent's statement: each component and the total, in cents.
+
+    ``own`` is the month's own amount (team share + rank reward +
+    competition), floored at 0 and capped; ``total`` = ``own`` +
+    ``adjustments`` (corrections of locked runs), floored at 0; what a
+    clawback could not recover this month is ``carried`` to the next run."""
 
     employee_code: str
     team_share: int = 0
     rank_reward: int = 0
     competition: int = 0
     adjustments: int = 0
+    own: int = 0
     total: int = 0
+    carried: int = 0
     capped: bool = False
     floored: bool = False
     place: tuple[int, ...] = field(default_factory=tuple)  # places occupied (shared when tied)
@@ -135,10 +142,21 @@ def competition_amounts(results: list[Result], plan: Plan) -> dict[str, int]:
     return out
 
 
+def own_total(team_share: int, rank_reward: int, competition: int, plan: Plan) -> tuple[int, bool, bool]:
+    """The month's own amount: never below 0, then at most ``cap``.
+    Returns (amount, floored, capped)."""
+    raw = team_share + rank_reward + competition
+    amount = max(0, raw)
+    capped = plan.cap is not None and amount > plan.cap
+    return (plan.cap if capped else amount), raw < 0, capped
+
+
 def statements(agents: list[Agent], team_conversions: dict[str, int], results: list[Result], plan: Plan,
                adjustments: dict[str, int] | None = None) -> list[Line]:
-    """Every agent's line: team share + rank reward + competition +
-    adjustments, never below 0, then at most ``cap``. Sorted by employee code."""
+    """Every agent's line, sorted by employee code: the month's own amount
+    (team share + rank reward + competition, floored at 0 and capped), plus
+    ``adjustments`` (corrections of earlier, locked months: they were capped
+    in their own month), floored at 0 again; a shortfall is ``carried``."""
     adjustments = adjustments or {}
     teams = team_shares(agents, team_conversions, plan)
     ranks = rank_rewards(agents, plan)
@@ -149,12 +167,9 @@ def statements(agents: list[Agent], team_conversions: dict[str, int], results: l
         reward, places = ranks.get(code, (0, ()))
         line = Line(code, team_share=teams.get(code, 0), rank_reward=reward, competition=comps.get(code, 0),
                     adjustments=adjustments.get(code, 0), place=places)
-        raw = line.team_share + line.rank_reward + line.competition + line.adjustments
-        total = max(0, raw)
-        line.floored = raw < 0
-        if plan.cap is not None and total > plan.cap:
-            total, line.capped = plan.cap, True
-        line.total = total
+        line.own, line.floored, line.capped = own_total(line.team_share, line.rank_reward, line.competition, plan)
+        raw = line.own + line.adjustments
+        line.total, line.carried = max(0, raw), max(0, -raw)
         lines.append(line)
     return lines
 
