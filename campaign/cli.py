@@ -22,6 +22,7 @@ def init_app(app) -> None:
     app.cli.add_command(user_group)
     app.cli.add_command(outbox_group)
     app.cli.add_command(scores_group)
+    app.cli.add_command(bonus_group)
 
 
 @click.command("import")
@@ -200,3 +201,37 @@ def scores_rebuild():
     pairs = scores.rebuild_all()
     db.session.commit()
     click.echo(f"rebuilt pairs={pairs}")
+
+
+bonus_group = AppGroup("bonus", help="Bonus runs and the payroll export.")
+
+
+@bonus_group.command("export")
+@click.argument("period")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
+@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), required=True,
+              help="the file to write ('-' for standard output)")
+def bonus_export(period, fmt, out):
+    """Write PERIOD's (YYYY-MM) payroll file. An approved run is locked by
+    its first export; an exported run gives the same bytes again. Audited."""
+    from .bonuses import runs
+    from .core.errors import AppError
+    from .scoring import services as scoring
+    try:
+        run = runs.run_of_month(scoring.period_arg(period, required=True))
+        run, data = runs.export(run.id, fmt, None, via="cli")
+    except AppError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    db.session.commit()
+    if out == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        with open(out, "wb") as fh:
+            fh.write(data)
+    digest = run.csv_sha256 if fmt == "csv" else run.xlsx_sha256
+    rows = len(runs.export_rows(run))
+    from .bonuses.exports import amount_text
+    click.echo(f"{period}: run #{run.id}, {rows} rows, total {amount_text(run.total, run.currency)} {run.currency}, "
+               f"sha256 {digest} -> {out} (the run is exported and locked)", err=out == "-")

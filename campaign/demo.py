@@ -216,8 +216,28 @@ def _demo_history(camp: Campaign, targets: dict) -> str:
                                     "name": "Demo derby" if kind == "agent" else None}, actor_id=None)
     db.session.commit()
     converted = len(scoring.board(campaign=camp, period=None, by="agent"))
+    bonus = _demo_bonus(period)
     return (f"history    {logged} calls over {HISTORY_DAYS} days, {len(visits)} visits after them, "
-            f"{converted} agents on the leaderboard, 2 competitions in {period}")
+            f"{converted} agents on the leaderboard, 2 competitions in {period}\n{bonus}")
+
+
+DEMO_PLAN = {"currency": "JPY", "team_per_visit": 1500, "rank_rewards": [30000, 20000, 10000], "min_calls": 10,
+             "competition_reward": 5000, "competition_penalty": 2000, "cap": 100000}
+
+
+def _demo_bonus(period: str) -> str:
+    """The month's plan (in yen: the launched campaign is in Japan) and its
+    run, approved, so payroll can export it and agents read their statements."""
+    from .bonuses import runs, services as bonus_services
+    from .scoring.rules import Period
+
+    month = Period.parse(period)
+    bonus_services.put_plan(month, DEMO_PLAN, None)
+    run = runs.compute_run(month, None)
+    runs.approve(run.id, None)
+    db.session.commit()
+    return (f"bonuses    plan and approved run #{run.id} for {period}: {run.lines_count} statements, "
+            f"{run.total} {run.currency} (payroll exports it)")
 
 
 def _give_demo_passwords(codes) -> list:

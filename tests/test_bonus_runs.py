@@ -187,3 +187,23 @@ def test_the_csv_of_a_run_matches_its_xlsx_cell_for_cell(client, june, pin_clock
            for row in ws.iter_rows()]
     assert got == rows
     assert ws["I2"].number_format == "0.00"
+
+
+def test_the_cli_exports_a_months_approved_run_and_locks_it(client, june, pin_clock, runner, tmp_path):
+    h = june["h"]
+    at(pin_clock, datetime(2026, 7, 1, 8, 0))
+    rid = client.post("/api/v1/bonus-runs", headers=h["manager"], json={"period": "2026-06"}).get_json()["id"]
+    draft = runner.invoke(args=["bonus", "export", "2026-06", "--format", "csv", "--out", str(tmp_path / "x.csv")])
+    assert draft.exit_code != 0 and "approves it before payroll exports" in draft.output
+    assert not (tmp_path / "x.csv").exists()
+    client.post(f"/api/v1/bonus-runs/{rid}/approve", headers=h["manager"])
+    out = runner.invoke(args=["bonus", "export", "2026-06", "--format", "xlsx", "--out", str(tmp_path / "p.xlsx")])
+    assert out.exit_code == 0, out.output
+    assert "run #%d, 3 rows, total 970.00 PLN" % rid in out.output
+    api = client.get(f"/api/v1/bonus-runs/{rid}/export.xlsx", headers=h["payroll"])
+    assert (tmp_path / "p.xlsx").read_bytes() == api.data, "the CLI and the API give the same locked file"
+    assert runner.invoke(args=["bonus", "export", "2026-07", "--out", str(tmp_path / "y.csv")]).exit_code != 0
+    assert runner.invoke(args=["bonus", "export", "2026-6", "--out", str(tmp_path / "y.csv")]).exit_code != 0
+    via = db.session.scalars(select(AuditLog.details).where(AuditLog.action == "bonus_run.export")
+                             .order_by(AuditLog.id)).all()
+    assert [(d["via"], d["locked_now"]) for d in via] == [("cli", True), ("api", False)]

@@ -74,13 +74,13 @@ def export_bonus_run(run_id: int, fmt: str):
     return export_response(run_id, fmt, g.api_user)
 
 
-def export_response(run_id: int, fmt: str, user) -> Response:
+def export_response(run_id: int, fmt: str, user, *, via: str = "api") -> Response:
     """Payroll exports (the first export locks the run); a manager may only
     download a run payroll already locked. Every download is audited."""
     run = runs.run_for(run_id, user)
     if not user.has_role("payroll") and run.status != "exported":
         raise Forbidden("payroll exports a run; a manager can download it once payroll has locked it")
-    run, data = runs.export(run.id, fmt, user.id)
+    run, data = runs.export(run.id, fmt, user.id, via=via)
     db.session.commit()
     name = f"winback-bonus-{runs.Period.of_key(run.month).label}.{fmt}"
     return Response(data, mimetype=exports.MEDIA_TYPES[fmt].split(";")[0],

@@ -366,7 +366,14 @@ def approve(run_id: int, actor_id: int | None) -> BonusRun:
     return run
 
 
-def export(run_id: int, fmt: str, actor_id: int | None) -> tuple[BonusRun, bytes]:
+def run_of_month(period: Period) -> BonusRun:
+    run = db.session.scalar(select(BonusRun).where(BonusRun.month == period.key))
+    if run is None:
+        raise NotFound(f"no bonus run for {period.label}: a manager computes one first")
+    return run
+
+
+def export(run_id: int, fmt: str, actor_id: int | None, *, via: str = "web") -> tuple[BonusRun, bytes]:
     """The run's payroll file; the first export locks the run and stores
     both files with their hashes, every later one serves the stored bytes
     (checked against the hash). Audited each time."""
@@ -394,7 +401,7 @@ def export(run_id: int, fmt: str, actor_id: int | None) -> tuple[BonusRun, bytes
     if hashlib.sha256(data).hexdigest() != digest:  # pragma: no cover - storage corruption
         raise RuntimeError(f"run #{run.id}: the stored {fmt} file no longer matches its hash")
     audit.record("bonus_run.export", actor_id=actor_id, target=f"bonus_run:{run.id}",
-                 period=Period.of_key(run.month).label, format=fmt, sha256=digest, locked_now=first)
+                 period=Period.of_key(run.month).label, format=fmt, sha256=digest, locked_now=first, via=via)
     return run, data
 
 
@@ -508,7 +515,9 @@ def _diff(run_id: int, ref: BonusRun, month: int, staff_id: int) -> tuple[list[d
 def audit_trail(run_id: int) -> list[dict]:
     from ..core.models import AuditLog
     names = dict(db.session.execute(select(Staff.id, Staff.name)).all())
-    return [{"at": a.at, "action": a.action, "actor": names.get(a.actor_id), "details": a.details or {}}
+    codes = dict(db.session.execute(select(Staff.id, Staff.employee_code)).all())
+    return [{"at": a.at, "action": a.action, "actor": names.get(a.actor_id), "details": a.details or {},
+             "agent": codes.get((a.details or {}).get("staff_id"))}
             for a in db.session.scalars(select(AuditLog).where(AuditLog.target == f"bonus_run:{run_id}")
                                         .order_by(AuditLog.id))]
 
@@ -570,3 +579,28 @@ def statement_json(st: dict) -> dict:
             "adjustments_total": line.adjustments, "total": line.total, "carried": line.carried,
             "conversions_credited": [conv(c, True) for c in st["own_conversions"]],
             "team_conversions": [conv(c, c["staff_id"] == line.staff_id) for c in st["pool_conversions"]]}
+
+
+def run_of_month_or_none(period: Period) -> BonusRun | None:
+    return db.session.scalar(select(BonusRun).where(BonusRun.month == period.key))
+
+
+def run_page(run: BonusRun) -> dict:
+    """A run's lines (by employee code) and the sums of each component."""
+    lines = list(db.session.scalars(select(BonusLine).where(BonusLine.run_id == run.id)
+                                    .order_by(BonusLine.employee_code)))
+    sums = {k: sum(getattr(ln, k) for ln in lines)
+            for k in ("team_share", "rank_reward", "competition", "adjustments", "total", "carried")}
+    names = dict(db.session.execute(select(Staff.id, Staff.name)).all())
+    refs = db.session.execute(
+        select(BonusAdjustment.ref_run_id, BonusAdjustment.ref_month, BonusAdjustment.kind,
+               func.count(), func.sum(BonusAdjustment.amount))
+        .where(BonusAdjustment.run_id == run.id)
+        .group_by(BonusAdjustment.ref_run_id, BonusAdjustment.ref_month, BonusAdjustment.kind)
+        .order_by(BonusAdjustment.ref_month)).all()
+    return {"lines": lines, "sums": sums, "paid": sum(1 for ln in lines if ln.total),
+            "eligible": sum(1 for ln in lines if ln.eligible),
+            "corrections": [{"ref_run": r, "ref_period": Period.of_key(m).label, "kind": k, "lines": n,
+                             "amount": int(a or 0)} for r, m, k, n, a in refs],
+            "created_by": names.get(run.created_by), "approved_by": names.get(run.approved_by),
+            "exported_by": names.get(run.exported_by)}
