@@ -29,6 +29,7 @@ from sqlalchemy import case, delete, except_, false, func, insert, literal, sele
 from ..accounts.models import Staff, StaffRole, Team
 from ..clients.models import Client
 from ..core import audit, clock
+from ..core.sql import one_at_a_time
 from ..core.errors import Conflict, Forbidden, NotFound, ValidationError
 from ..extensions import db
 from ..scoring import scores
@@ -37,6 +38,10 @@ from ..scoring.models import Conversion, ScoreDay
 from ..scoring.rules import Period
 from . import exports, rules
 from .models import BonusAdjustment, BonusConversion, BonusLine, BonusPlan, BonusRun
+
+# Computing, approving and locking runs take this lock, one at a time: a
+# run's corrections are computed against the locked runs as they stand.
+_LOCK_KEY = 0xB0_2115
 
 PLAN_KEYS = ("team_per_visit", "rank_rewards", "min_calls", "competition_reward", "competition_penalty", "cap")
 
@@ -268,7 +273,9 @@ def compute_run(period: Period, actor_id: int | None) -> BonusRun:
         raise ValidationError(f"there is no bonus plan for {period.label}: set one first",
                               details={"period": "no bonus plan"})
     scores.refresh()  # commits its own work, before this transaction writes anything
-    existing = db.session.scalar(select(BonusRun).where(BonusRun.month == period.key).with_for_update())
+    one_at_a_time(_LOCK_KEY, BonusRun)
+    existing = db.session.scalar(select(BonusRun).where(BonusRun.month == period.key).with_for_update()
+                                 .execution_options(populate_existing=True))
     if existing is not None and existing.status == "exported":
         raise Conflict(f"the {period.label} run #{existing.id} is exported and locked; corrections to it go into "
                        "a later month's run as adjustments")
@@ -348,13 +355,15 @@ def _with_people(month: Month, missing: set[int], adjustments: dict[int, int]) -
 
 def get_run(run_id: int, *, lock: bool = False) -> BonusRun:
     q = select(BonusRun).where(BonusRun.id == run_id)
-    run = db.session.scalar(q.with_for_update() if lock else q)
+    # Under the lock, read the row afresh even if this session loaded it before.
+    run = db.session.scalar(q.with_for_update().execution_options(populate_existing=True) if lock else q)
     if run is None:
         raise NotFound(f"no bonus run #{run_id}")
     return run
 
 
 def approve(run_id: int, actor_id: int | None) -> BonusRun:
+    one_at_a_time(_LOCK_KEY, BonusRun)
     run = get_run(run_id, lock=True)
     if run.status == "exported":
         raise Conflict(f"run #{run.id} ({Period.of_key(run.month).label}) is exported and locked")
@@ -379,6 +388,7 @@ def export(run_id: int, fmt: str, actor_id: int | None, *, via: str = "web") -> 
     (checked against the hash). Audited each time."""
     if fmt not in exports.FORMATS:
         raise ValidationError(f"unknown format {fmt!r}: csv or xlsx", details={"format": "csv or xlsx"})
+    one_at_a_time(_LOCK_KEY, BonusRun)
     run = get_run(run_id, lock=True)
     first = run.status != "exported"
     if run.status == "draft":

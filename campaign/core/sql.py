@@ -71,3 +71,19 @@ def among(column, keys: list):
     if db.session.get_bind().dialect.name == "postgresql":
         return column == any_(literal(keys, ARRAY(column.type)))
     return column.in_(keys)
+
+
+def one_at_a_time(key: int, model) -> None:
+    """Hold the lock named ``key`` until this transaction ends: a
+    transaction-scoped advisory lock on PostgreSQL; on SQLite, which has one
+    writer, the database's write lock, taken now by an UPDATE of no rows of
+    ``model`` — so every read after it sees what this transaction will write
+    over, and check-then-act is safe on both."""
+    from sqlalchemy import false, func, select, update
+
+    from ..extensions import db
+    if is_sqlite(db.session.get_bind()):
+        pk = model.__mapper__.primary_key[0]
+        db.session.execute(update(model).where(false()).values({pk.key: pk}))
+    else:
+        db.session.execute(select(func.pg_advisory_xact_lock(key)))

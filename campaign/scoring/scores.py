@@ -19,14 +19,14 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import (Integer, String, and_, case, column, delete, false, func, insert, literal, select, tuple_,
-                        union_all, update, values)
+from sqlalchemy import (Integer, String, and_, case, column, delete, func, insert, literal, select, tuple_, union_all,
+                        values)
 
 from ..accounts.models import Staff
 from ..calls.models import Outcome
 from ..campaigns.models import CampaignItem
 from ..core import clock
-from ..core.sql import is_sqlite, month_key
+from ..core.sql import is_sqlite, month_key, one_at_a_time
 from ..extensions import db
 from . import attribution
 from . import marks as marks_mod
@@ -98,12 +98,7 @@ _LOCK_KEY = 0x5C0BE5
 
 def _one_at_a_time() -> None:
     """Hold the refresh lock until this transaction ends."""
-    if is_sqlite(db.session.get_bind()):
-        # SQLite has one writer: a write (of nothing) takes that lock now, so
-        # every read after it sees the state this refresh will write over.
-        db.session.execute(update(ScoreDirty).where(false()).values(seq=ScoreDirty.seq))
-    else:
-        db.session.execute(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
+    one_at_a_time(_LOCK_KEY, ScoreDirty)
 
 
 def _in_rows(columns: tuple, rows: list[tuple]):
