@@ -233,3 +233,41 @@ def test_the_leaderboard_moves_without_a_reload_when_an_agent_logs_a_call(live_s
     board.screenshot(path=str(tmp_path / "leaderboard.png"), full_page=True)
     board.goto(live_server + "/leaderboard/wall")
     assert "clients back" in board.locator("body").inner_text()
+
+
+def test_payroll_exports_the_approved_run_after_confirming_and_an_agent_reads_the_statement(
+        live_server, browser, tmp_path):
+    """The demo's run is approved. Payroll lands on Bonuses, opens it, is
+    asked before the export that locks it (saying no changes nothing), says
+    yes and gets the CSV; the run shows as exported; an agent then reads
+    their own statement and is refused another agent's."""
+    page = browser.new_page(viewport={"width": 1366, "height": 900}, accept_downloads=True)
+    asked = []
+    answer = {"accept": False}
+    page.on("dialog", lambda d: (asked.append(d.message), d.accept() if answer["accept"] else d.dismiss()))
+    sign_in(page, live_server, "P-PL01", lands="**/bonuses/")
+    page.click("table.runs a")
+    page.wait_for_selector("text=Export and lock CSV")
+    page.click("text=Export and lock CSV")
+    assert asked and "locks the run for good" in asked[0]
+    assert "approved" in page.inner_text(".run-head")
+    answer["accept"] = True
+    with page.expect_download() as dl:
+        page.click("text=Export and lock CSV")
+    exported = Path(dl.value.path()).read_bytes().decode("utf-8")
+    assert exported.startswith("period,employee_code,name,team,team_share,rank_reward,competition,adjustments,"
+                               "total,currency\r\n")
+    page.reload()
+    assert "exported" in page.inner_text(".run-head") and page.locator("text=Download XLSX").count() == 1
+    page.screenshot(path=str(tmp_path / "bonus-run-exported.png"), full_page=True)
+    run_url = page.url
+
+    agent = browser.new_page(viewport={"width": 1366, "height": 900})
+    sign_in(agent, live_server, "A-JP01", lands="**/work**")
+    agent.click("nav >> text=My bonus")
+    agent.click("table.runs a")
+    body = agent.inner_text("main")
+    assert "How the total is made" in body and "Team Sakura brought back" in body
+    assert "exported and locked" in body
+    other = agent.goto(run_url + "/statements/A-JP02")
+    assert other.status == 403

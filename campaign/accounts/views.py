@@ -25,6 +25,8 @@ def _home_for(user) -> str:
         return url_for("imports.upload")
     if user.has_role("agent"):
         return url_for("calls.work")
+    if user.has_role("payroll"):
+        return url_for("bonuses.index")
     return url_for("accounts.account")
 
 
