@@ -1,11 +1,11 @@
 """Bonus plans and runs under /api/v1 (SPEC §8, §9)."""
 from __future__ import annotations
 
-from flask import Response, g, jsonify, request
+from flask import g, jsonify, request
 
 from ..accounts.auth import api_roles
 from ..bonuses import exports, runs, services
-from ..core.errors import Forbidden, ValidationError
+from ..core.errors import ValidationError
 from ..extensions import db
 from ..scoring import services as scoring
 from . import bp
@@ -71,22 +71,9 @@ def approve_bonus_run(run_id: int):
 @bp.get("/bonus-runs/<int:run_id>/export.<fmt>")
 @api_roles("payroll", "manager")
 def export_bonus_run(run_id: int, fmt: str):
-    return export_response(run_id, fmt, g.api_user)
-
-
-def export_response(run_id: int, fmt: str, user, *, via: str = "api") -> Response:
-    """Payroll exports (the first export locks the run); a manager may only
-    download a run payroll already locked. Every download is audited."""
-    run = runs.run_for(run_id, user)
-    if not user.has_role("payroll") and run.status != "exported":
-        raise Forbidden("payroll exports a run; a manager can download it once payroll has locked it")
-    run, data = runs.export(run.id, fmt, user.id, via=via)
+    run, data = runs.download(run_id, fmt, g.api_user, via="api")
     db.session.commit()
-    name = f"winback-bonus-{runs.Period.of_key(run.month).label}.{fmt}"
-    return Response(data, mimetype=exports.MEDIA_TYPES[fmt].split(";")[0],
-                    headers={"Content-Disposition": f'attachment; filename="{name}"',
-                             "X-Content-SHA256": run.csv_sha256 if fmt == "csv" else run.xlsx_sha256,
-                             "Cache-Control": "no-store"})
+    return exports.response(run, data, fmt)
 
 
 @bp.get("/bonus-runs/<int:run_id>/statements/<code>")

@@ -27,6 +27,18 @@ MEDIA_TYPES = {"csv": "text/csv; charset=utf-8",
                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
+def response(run, data: bytes, fmt: str):
+    """The stored file as a download, with its hash."""
+    from flask import Response
+
+    from ..scoring.rules import Period
+    name = f"winback-bonus-{Period.of_key(run.month).label}.{fmt}"
+    return Response(data, mimetype=MEDIA_TYPES[fmt].split(";")[0],
+                    headers={"Content-Disposition": f'attachment; filename="{name}"',
+                             "X-Content-SHA256": run.csv_sha256 if fmt == "csv" else run.xlsx_sha256,
+                             "Cache-Control": "no-store"})
+
+
 def places(currency: str) -> int:
     return max(2, exponent(currency))
 

@@ -415,6 +415,15 @@ def export(run_id: int, fmt: str, actor_id: int | None, *, via: str = "web") -> 
     return run, data
 
 
+def download(run_id: int, fmt: str, user, *, via: str) -> tuple[BonusRun, bytes]:
+    """Payroll exports (the first export locks the run); a manager may only
+    download a run payroll already locked. Every download is audited."""
+    run = run_for(run_id, user)
+    if not user.has_role("payroll") and run.status != "exported":
+        raise Forbidden("payroll exports a run; a manager can download it once payroll has locked it")
+    return export(run.id, fmt, user.id, via=via)
+
+
 def export_rows(run: BonusRun) -> list[dict]:
     """SPEC §8 rows: agents with a non-zero total or any component, by employee code."""
     lines = db.session.scalars(select(BonusLine).where(BonusLine.run_id == run.id)

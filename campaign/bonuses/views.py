@@ -18,7 +18,7 @@ from ..core.money import AmountError, format_minor, parse_amount
 from ..extensions import db
 from ..scoring import services as scoring
 from ..scoring.rules import Period
-from . import runs, services
+from . import exports, runs, services
 from .models import BonusPlan
 
 bp = Blueprint("bonuses", __name__, url_prefix="/bonuses")
@@ -160,9 +160,10 @@ def approve(run_id: int):
 @bp.post("/runs/<int:run_id>/export.<fmt>")
 @roles_required("payroll", "manager")
 def export(run_id: int, fmt: str):
-    from ..api.bonuses import export_response
     try:
-        return export_response(run_id, fmt, current_user, via="web")
+        row, data = runs.download(run_id, fmt, current_user, via="web")
+        db.session.commit()
+        return exports.response(row, data, fmt)
     except AppError as exc:
         db.session.rollback()
         if exc.status == 404:
