@@ -207,3 +207,31 @@ def test_the_cli_exports_a_months_approved_run_and_locks_it(client, june, pin_cl
     via = db.session.scalars(select(AuditLog.details).where(AuditLog.action == "bonus_run.export")
                              .order_by(AuditLog.id)).all()
     assert [(d["via"], d["locked_now"]) for d in via] == [("cli", True), ("api", False)]
+
+
+def test_computing_a_run_takes_the_same_statements_for_3_agents_or_43(client, june, pin_clock, make_staff):
+    """Set-based: the number of SQL statements does not grow with agents."""
+    from sqlalchemy import event
+
+    from campaign.bonuses import runs
+    from campaign.scoring.rules import Period
+    at(pin_clock, datetime(2026, 7, 1, 8, 0))
+
+    def statements() -> int:
+        seen = []
+        count = lambda *a, **k: seen.append(1)  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            runs.compute_run(Period.parse("2026-06"), None)
+            db.session.commit()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        return len(seen)
+
+    statements()        # the first run; the ones measured below replace it
+    few = statements()
+    for i in range(40):
+        make_staff(f"Z{i:02d}", team="North" if i % 2 else "South")
+    many = statements()
+    assert many == few, (few, many)
+    assert few < 40

@@ -29,6 +29,7 @@ from sqlalchemy import case, delete, except_, false, func, insert, literal, sele
 from ..accounts.models import Staff, StaffRole, Team
 from ..clients.models import Client
 from ..core import audit, clock
+from ..core.models import AuditLog
 from ..core.sql import one_at_a_time
 from ..core.errors import Conflict, Forbidden, NotFound, ValidationError
 from ..extensions import db
@@ -332,11 +333,13 @@ def compute_run(period: Period, actor_id: int | None) -> BonusRun:
                  plan_version=snapshot["version"], total=run.total, currency=run.currency, lines=run.lines_count,
                  adjustments=len(pending), replaced_run=replaced[0] if replaced else None,
                  replaced_status=replaced[1] if replaced else None)
-    for adj in pending:
-        audit.record("bonus_run.adjustment", actor_id=actor_id, target=f"bonus_run:{run.id}",
-                     staff_id=adj["staff_id"], ref_run=adj["ref_run"].id,
-                     ref_period=Period.of_key(adj["ref_run"].month).label, kind=adj["kind"], amount=adj["amount"],
-                     paid=adj["paid"], due=adj["due"])
+    if pending:  # one audit row per adjustment line, in one statement
+        at = clock.utcnow_naive()
+        db.session.execute(insert(AuditLog), [
+            {"at": at, "actor_id": actor_id, "action": "bonus_run.adjustment", "target": f"bonus_run:{run.id}",
+             "details": {"staff_id": adj["staff_id"], "ref_run": adj["ref_run"].id,
+                         "ref_period": Period.of_key(adj["ref_run"].month).label, "kind": adj["kind"],
+                         "amount": adj["amount"], "paid": adj["paid"], "due": adj["due"]}} for adj in pending])
     return run
 
 
@@ -532,7 +535,6 @@ def _diff(run_id: int, ref: BonusRun, month: int, staff_id: int) -> tuple[list[d
 
 
 def audit_trail(run_id: int) -> list[dict]:
-    from ..core.models import AuditLog
     names = dict(db.session.execute(select(Staff.id, Staff.name)).all())
     codes = dict(db.session.execute(select(Staff.id, Staff.employee_code)).all())
     return [{"at": a.at, "action": a.action, "actor": names.get(a.actor_id), "details": a.details or {},
