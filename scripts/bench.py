@@ -10,6 +10,7 @@ Prints a table (figure, floor, ratio) and writes docs/BENCHMARKS.md.
     python scripts/bench.py --only assign  # just the campaign launch (1M clients / 10M visits / 500 agents)
     python scripts/bench.py --only calls   # just next client / outcome over HTTP (200k clients / 200 agents)
     python scripts/bench.py --only scores  # just leaderboards / full rebuild / attribution (1M outcomes, 1M-visit import)
+    python scripts/bench.py --only bonus   # just a month's bonus run + payroll export (1M outcomes / 500 agents)
 
 Measured now:
 * import of a visits CSV through ``flask --app wsgi import visits FILE`` (a
@@ -43,6 +44,18 @@ Measured now:
   winback_bench_scores_small; data generated set-based once and reused).
   Conversions differing from the floor's, or leaderboards differing from
   sums straight from outcomes/conversions, make the exit status 1.
+* a month's bonus run + payroll export (SPEC §8) on PostgreSQL over the
+  scores data (the same database; 500 agents / 1,000,000 outcomes, ``--small``
+  100 / 50,000), target ≤ 2 s: ``runs.compute_run``, ``approve``, the first
+  export (locks, renders CSV + XLSX) and a re-export, in-process and over
+  the API with bearer tokens, and the next month's run with the previous
+  month locked (it recomputes that month for corrections); median of 3
+  after a warm-up, each listed; floor: the month's aggregate over
+  ``score_days`` and the copy of its conversions, by hand. See
+  scripts/bench_bonus.py. Lines differing from an independent computation
+  of SPEC §8 straight from outcomes/conversions, an export differing from
+  the lines or from its SHA-256, or any write to the data make the exit
+  status 1.
 
 ``--only`` rewrites only its own section of docs/BENCHMARKS.md and keeps the other.
 """
@@ -215,7 +228,7 @@ def render(results: list[dict], args) -> str:
 
 
 SECTION = "<!-- bench:{} -->"
-SECTION_NAMES = ("import", "assign", "calls", "scores")
+SECTION_NAMES = ("import", "assign", "calls", "scores", "bonus")
 
 
 def _sections(text: str) -> dict[str, str]:
@@ -243,7 +256,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--small", action="store_true", help="CI sizes: 100,000 visits to import; 20,000 clients "
                     "/ 200,000 visits / 50 agents to launch a campaign over; calls: 20,000 clients / 100 agents, "
-                    "runs of a few seconds; scores: 50,000 outcomes / ~5,000 conversions / a 50,000-visit import")
+                    "runs of a few seconds; scores: 50,000 outcomes / ~5,000 conversions / a 50,000-visit import; "
+                    "bonus: 50,000 outcomes / 100 agents")
     ap.add_argument("--only", choices=SECTION_NAMES, help="run one benchmark (default: all)")
     ap.add_argument("--rows", type=int, default=None, help="visits rows to import (default 1,000,000)")
     ap.add_argument("--pg-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG))
@@ -251,7 +265,7 @@ def main() -> None:
     ap.add_argument("--no-sqlite", action="store_true", help="imports: skip SQLite")
     ap.add_argument("--data", default=str(ROOT / "bench-data"))
     ap.add_argument("--repeat", type=int, default=None, help="launch: runs of app and floor (default 2; small 3)")
-    ap.add_argument("--regen", action="store_true", help="launch and scores: generate their data again")
+    ap.add_argument("--regen", action="store_true", help="launch, scores and bonus: generate their data again")
     ap.add_argument("--profile", action="store_true", help="launch: one more app run with auto_explain plans")
     ap.add_argument("--work-mem", default="256MB", help="launch: work_mem of the measured sessions ('' = server's)")
     ap.add_argument("--calls-pg-url", default=os.environ.get("BENCH_CALLS_DATABASE_URL"),
@@ -265,6 +279,13 @@ def main() -> None:
     ap.add_argument("--scores-quiet-wait", type=float, default=None,
                     help="scores: seconds to wait for other processes to calm down before the reads "
                          "(default 60; small 0)")
+    ap.add_argument("--bonus-pg-url", default=os.environ.get("BENCH_BONUS_DATABASE_URL"),
+                    help="bonus: its database (default: the scores one, --scores-pg-url or winback_bench_scores on "
+                         "the --pg-url server; --small adds _small to the name)")
+    ap.add_argument("--bonus-repeat", type=int, default=3, help="bonus: timed repetitions per scenario (default 3)")
+    ap.add_argument("--bonus-quiet-wait", type=float, default=None,
+                    help="bonus: seconds to wait for other processes to calm down before each scenario "
+                         "(default 30; small 0)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "BENCHMARKS.md"))
     args = ap.parse_args()
     out = Path(args.out)
@@ -321,6 +342,20 @@ def main() -> None:
         sections["scores"] = bench_scores.markdown(scores).rstrip("\n")
         scores_ok = scores["ok"]
 
+    bonus_ok = True
+    if args.only in (None, "bonus") and not args.no_pg:
+        sys.path.insert(0, str(ROOT / "scripts"))
+        import bench_bonus
+        bonus = bench_bonus.bench(args.bonus_pg_url or args.scores_pg_url
+                                  or args.pg_url.rsplit("/", 1)[0] + "/winback_bench_scores",
+                                  # With every benchmark, the scores one has just regenerated the same data.
+                                  small=args.small, regen=args.regen and args.only == "bonus",
+                                  repeat=args.bonus_repeat,
+                                  quiet_wait=args.bonus_quiet_wait)
+        results += bench_bonus.result_rows(bonus)
+        sections["bonus"] = bench_bonus.markdown(bonus).rstrip("\n")
+        bonus_ok = bonus["ok"]
+
     print(render(results, args))
     cpu = os.cpu_count()
     how = "python scripts/bench.py" + (" --small" if args.small else "") + (f" --only {args.only}" if args.only else "")
@@ -331,7 +366,7 @@ def main() -> None:
            "beside its floor measured in the same run; ratio = our time / floor time.\n\n" + body + "\n")
     out.write_text(doc, encoding="utf-8")
     print(f"wrote {args.out}")
-    failed = [name for name, ok in (("calls", calls_ok), ("scores", scores_ok)) if not ok]
+    failed = [name for name, ok in (("calls", calls_ok), ("scores", scores_ok), ("bonus", bonus_ok)) if not ok]
     if failed:
         sys.exit(f"{', '.join(failed)}: a correctness check failed (see its section); timing targets never fail "
                  "the run")

@@ -76,11 +76,11 @@ def render_xlsx(rows: list[dict]) -> bytes:
     ws.append(list(COLUMNS))
     for cell in ws[1]:
         cell.font = Font(bold=True)
-    for r in rows:
+    for i, r in enumerate(rows, start=2):
         fmt = "0." + "0" * places(r["currency"])
         ws.append([amount_decimal(r[c], r["currency"]) if c in AMOUNTS else neutralise(r[c]) for c in COLUMNS])
-        for cell in ws[ws.max_row][4:9]:
-            cell.number_format = fmt
+        for col in range(5, 10):  # by address: ws[row] rescans the sheet (quadratic, measured)
+            ws.cell(row=i, column=col).number_format = fmt
     ws.freeze_panes = "A2"
     for letter, width in zip("ABCDEFGHIJ", (9, 14, 28, 16, 12, 12, 12, 12, 12, 9)):
         ws.column_dimensions[letter].width = width
