@@ -235,3 +235,28 @@ def test_computing_a_run_takes_the_same_statements_for_3_agents_or_43(client, ju
     many = statements()
     assert many == few, (few, many)
     assert few < 40
+
+
+def test_a_hire_or_a_team_move_after_the_lock_does_not_move_a_locked_months_pools(client, june, pin_clock,
+                                                                                  make_staff):
+    """With min_calls 0, an agent without a call shares their team's pool.
+    Recomputing the locked month keeps its people and their teams as they
+    were, so nothing is corrected when someone joins or moves later."""
+    from campaign.accounts.models import Team
+    h = june["h"]
+    idle = make_staff("N01", team="North")
+    client.put("/api/v1/bonus-plans/2026-06", headers=h["manager"] | {"If-Match": "1"},
+               json=PLAN | {"min_calls": 0, "rank_rewards": []})
+    at(pin_clock, datetime(2026, 7, 1, 8, 0))
+    run = client.post("/api/v1/bonus-runs", headers=h["manager"], json={"period": "2026-06"}).get_json()
+    assert {k: v[0] for k, v in lines(run).items()} == {"A01": 1000, "A02": 1000, "N01": 1000, "B01": 1000}
+    client.post(f"/api/v1/bonus-runs/{run['id']}/approve", headers=h["manager"])
+    assert client.get(f"/api/v1/bonus-runs/{run['id']}/export.csv", headers=h["payroll"]).status_code == 200
+
+    at(pin_clock, datetime(2026, 7, 20, 8, 0))
+    idle.team_id = db.session.scalar(select(Team.id).where(Team.name == "South"))
+    make_staff("N02", team="North")
+    db.session.commit()
+    client.put("/api/v1/bonus-plans/2026-07", headers=h["manager"], json=PLAN)
+    july = client.post("/api/v1/bonus-runs", headers=h["manager"], json={"period": "2026-07"}).get_json()
+    assert all(v[3] == 0 for v in lines(july).values()), lines(july)

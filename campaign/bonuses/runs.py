@@ -24,13 +24,13 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, delete, except_, false, func, insert, literal, select
+from sqlalchemy import and_, case, delete, except_, false, func, insert, literal, or_, select
 
 from ..accounts.models import Staff, StaffRole, Team
 from ..clients.models import Client
 from ..core import audit, clock
 from ..core.models import AuditLog
-from ..core.sql import one_at_a_time
+from ..core.sql import month_key, one_at_a_time
 from ..core.errors import Conflict, Forbidden, NotFound, ValidationError
 from ..extensions import db
 from ..scoring import scores
@@ -78,46 +78,75 @@ class Month:
     staff: dict[int, tuple[str, str]] = field(default_factory=dict)   # staff_id -> (code, name)
 
 
-def compute_month(period: Period, plan: rules.Plan, adjustments: dict[int, int] | None = None) -> Month:
-    """The rules applied to ``period`` as the roll-ups say today. Five
-    statements whatever the month's size (the roll-ups must be refreshed)."""
+def compute_month(period: Period, plan: rules.Plan, adjustments: dict[int, int] | None = None,
+                  roster: dict[int, int | None] | None = None) -> Month:
+    """The rules applied to ``period`` as the roll-ups say today."""
+    return compute_months([(period, plan, adjustments, roster)])[period.key]
+
+
+def compute_months(specs: list[tuple[Period, rules.Plan, dict | None, dict | None]]) -> dict[int, Month]:
+    """Several months at once, each ``(period, plan, adjustments, roster)``:
+    one aggregate over the roll-ups for all of them, one read of the people
+    (the roll-ups must be refreshed).
+
+    ``roster`` (staff id → team) is a locked run's: recomputing a locked
+    month keeps its people and, for those without numbers that month, their
+    team as it was — a hire or a team change since must not move old pools.
+    Without one, the people are every active agent plus anyone with numbers,
+    and an agent without numbers counts in their current team."""
+    keys = [p.key for p, *_ in specs]
+    numbers: dict[int, dict[int, list[int]]] = {k: defaultdict(lambda: [0, 0, 0]) for k in keys}
+    best: dict[int, dict[int, tuple]] = {k: {} for k in keys}
+    team_conv: dict[int, dict[int, int]] = {k: defaultdict(int) for k in keys}
+    month_of = month_key(ScoreDay.day)
     rows = db.session.execute(
-        select(ScoreDay.staff_id, ScoreDay.team_id, func.sum(ScoreDay.calls), func.sum(ScoreDay.reached_m),
-               func.sum(ScoreDay.conversions),
+        select(month_of, ScoreDay.staff_id, ScoreDay.team_id, func.sum(ScoreDay.calls),
+               func.sum(ScoreDay.reached_m), func.sum(ScoreDay.conversions),
                func.max(case((ScoreDay.calls > 0, ScoreDay.day))))
-        .where(ScoreDay.day >= period.first, ScoreDay.day < period.next)
-        .group_by(ScoreDay.staff_id, ScoreDay.team_id)).all()
-    numbers: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
-    best: dict[int, tuple] = {}
-    team_conv: dict[int, int] = defaultdict(int)
-    for staff_id, team_id, calls, reached, conv, last_day in rows:
+        .where(or_(*(and_(ScoreDay.day >= p.first, ScoreDay.day < p.next) for p, *_ in specs)))
+        .group_by(month_of, ScoreDay.staff_id, ScoreDay.team_id)).all()
+    for mkey, staff_id, team_id, calls, reached, conv, last_day in rows:
         calls, reached, conv = int(calls or 0), int(reached or 0), int(conv or 0)
-        n = numbers[staff_id]
+        n = numbers[mkey][staff_id]
         n[0], n[1], n[2] = n[0] + calls, n[1] + reached, n[2] + conv
         if team_id is not None:
-            team_conv[team_id] += conv
-        key = (calls, conv, last_day.toordinal() if last_day else 0, -(team_id or 0))
-        if staff_id not in best or key > best[staff_id][0]:
-            best[staff_id] = (key, team_id)
-    # Everyone with numbers this month, and every active agent (with
-    # min_calls 0 an agent who made no call still shares the team pool).
-    people = db.session.execute(
-        select(Staff.id, Staff.employee_code, Staff.name, Staff.team_id)
-        .where((Staff.id.in_(select(StaffRole.staff_id).where(StaffRole.role == "agent")) & Staff.active)
-               | Staff.id.in_(list(numbers) or [-1]))).all()
+            team_conv[mkey][team_id] += conv
+        rank = (calls, conv, last_day.toordinal() if last_day else 0, -(team_id or 0))
+        if staff_id not in best[mkey] or rank > best[mkey][staff_id][0]:
+            best[mkey][staff_id] = (rank, team_id)
+    agents_now = select(StaffRole.staff_id).where(StaffRole.role == "agent")
+    people = {sid: (code, name, team, active, agent) for sid, code, name, team, active, agent in db.session.execute(
+        select(Staff.id, Staff.employee_code, Staff.name, Staff.team_id, Staff.active,
+               Staff.id.in_(agents_now)))}
+    team_ids = dict(db.session.execute(select(Team.name, Team.id)).all())
+    out = {}
+    for period, plan, adjustments, roster in specs:
+        k = period.key
+        if roster is None:
+            ids = {sid for sid, p in people.items() if p[3] and p[4]} | set(numbers[k])
+            team_of = {sid: best[k][sid][1] if sid in best[k] else people[sid][2] for sid in ids}
+        else:
+            ids = set(roster) | set(numbers[k])
+            team_of = {sid: best[k][sid][1] if sid in best[k] else roster.get(sid, people[sid][2]) for sid in ids}
+        out[k] = _apply(period, plan, adjustments, people, ids, team_of, numbers[k], team_conv[k], team_ids)
+    return out
+
+
+def _apply(period, plan, adjustments, people, ids, team_of, numbers, team_conv, team_ids) -> Month:
     month = Month(period, plan)
-    for staff_id, code, name, current_team in people:
-        month.staff[staff_id] = (code, name)
-        month.team_of[staff_id] = best[staff_id][1] if staff_id in best else current_team
-        calls, reached, conv = numbers.get(staff_id, (0, 0, 0))
-        month.agents[staff_id] = rules.Agent(code, None if month.team_of[staff_id] is None
-                                             else str(month.team_of[staff_id]), calls, reached, conv)
+    for sid in sorted(ids):
+        code, name = people[sid][0], people[sid][1]
+        month.staff[sid] = (code, name)
+        month.team_of[sid] = team_of[sid]
+        calls, reached, conv = numbers.get(sid, (0, 0, 0))
+        month.agents[sid] = rules.Agent(code, None if team_of[sid] is None else str(team_of[sid]),
+                                        calls, reached, conv)
     by_code = {a.employee_code: sid for sid, a in month.agents.items()}
     month.team_conversions = dict(team_conv)
-    for sid, a in month.agents.items():
+    for a in month.agents.values():
         if a.team is not None and rules.eligible(a, plan):
             month.team_eligible[int(a.team)] = month.team_eligible.get(int(a.team), 0) + 1
-    results = _competitions(period, month, by_code)
+    results = _competitions(period, month, by_code, team_ids)
     adj = {month.agents[sid].employee_code: amount for sid, amount in (adjustments or {}).items()
            if sid in month.agents}
     lines = rules.statements(list(month.agents.values()), {str(t): n for t, n in team_conv.items()},
@@ -133,10 +162,9 @@ def compute_month(period: Period, plan: rules.Plan, adjustments: dict[int, int] 
     return month
 
 
-def _competitions(period: Period, month: Month, by_code: dict[str, int]) -> list[rules.Result]:
+def _competitions(period: Period, month: Month, by_code: dict[str, int], team_ids: dict[str, int]) -> list[rules.Result]:
     """The month's competitions as winners/losers (team sides: the members
     of that team this month), with a line of explanation per agent."""
-    team_ids = dict(db.session.execute(select(Team.name, Team.id)).all())
     members: dict[int, list[int]] = defaultdict(list)
     for sid, team in month.team_of.items():
         if team is not None:
@@ -202,9 +230,14 @@ def pending_adjustments(exclude_month: int) -> list[dict]:
             settled[(ref, sid)] += int(amount)
         else:
             consumed.add((ref, sid))
+    rosters: dict[int, dict[int, int | None]] = defaultdict(dict)
+    for run_id, sid, team in db.session.execute(
+            select(BonusLine.run_id, BonusLine.staff_id, BonusLine.team_id).where(BonusLine.run_id.in_(ids))):
+        rosters[run_id][sid] = team
+    months = compute_months([(Period.of_key(r.month), plan_of(r.plan), None, rosters[r.id]) for r in locked])
     out = []
     for run in locked:
-        month = compute_month(Period.of_key(run.month), plan_of(run.plan))
+        month = months[run.month]
         staff = {sid for (rid, sid) in own if rid == run.id} | set(month.lines)
         for sid in sorted(staff):
             paid = own.get((run.id, sid), 0) + settled[(run.id, sid)]
