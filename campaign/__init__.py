@@ -93,3 +93,5 @@ def _register_blueprints(app: Flask) -> None:
     # The API authenticates with bearer tokens, never cookies, so CSRF does not apply.
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
+    from .api.ops import root as ops_bp
+    app.register_blueprint(ops_bp)

@@ -16,7 +16,8 @@ IMPORT_KINDS = ("stores", "staff", "clients", "visits")
 
 
 def init_app(app) -> None:
-    for command in (import_command, demo_command, segments_command, worker_command, serve_command):
+    for command in (import_command, demo_command, segments_command, worker_command, serve_command,
+                    status_command):
         app.cli.add_command(command)
     app.cli.add_command(token_group)
     app.cli.add_command(user_group)
@@ -113,22 +114,42 @@ def worker_command(burst, ticker):
 @with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
-def serve_command(host, port, threads):
-    """Run the web app under gunicorn (one process, threads; the embedded queue lives in it)."""
+@click.option("--threads", default=8, show_default=True, type=int, help="embedded default only")
+@click.option("--workers", default=None, type=int,
+              help="with REDIS_URL: sync worker processes (default $WEB_CONCURRENCY, else 2 × cores + 1)")
+def serve_command(host, port, threads, workers):
+    """Run the web app under gunicorn. Embedded default (no REDIS_URL): one
+    process with threads, the job queue inside it. With REDIS_URL: sync
+    worker processes (stateless; jobs go to `flask worker`)."""
     from gunicorn.app.base import BaseApplication
 
     from .core import jobs
     app = current_app._get_current_object()
     embedded = not app.config.get("REDIS_URL")
+    if workers is None:
+        workers = int(os.environ.get("WEB_CONCURRENCY", 2 * (os.cpu_count() or 1) + 1))
 
     class _Server(BaseApplication):
         def load_config(self):
             self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", 1 if embedded else int(os.environ.get("WEB_CONCURRENCY", 2)))
-            self.cfg.set("threads", threads)
-            self.cfg.set("worker_class", "gthread")
             self.cfg.set("accesslog", "-")
+            if embedded:
+                self.cfg.set("workers", 1)
+                self.cfg.set("threads", threads)
+                self.cfg.set("worker_class", "gthread")
+            else:
+                # Sync workers: one request per process at a time, no threads
+                # sharing a connection pool; put a buffering proxy in front.
+                self.cfg.set("workers", workers)
+                self.cfg.set("worker_class", "sync")
+                self.cfg.set("timeout", 60)
+
+                def post_fork(server, worker):
+                    # The app was built in the master: never share its pooled
+                    # connections with a forked child.
+                    with app.app_context():
+                        db.engine.dispose(close=False)
+                self.cfg.set("post_fork", post_fork)
 
             def post_worker_init(worker):
                 if embedded:
@@ -140,6 +161,31 @@ def serve_command(host, port, threads):
             return app
 
     _Server().run()
+
+
+@click.command("status")
+@with_appcontext
+def status_command():
+    """Health, queue depth, workers and failed jobs; exits 1 when something
+    needs an operator (for cron or a monitoring agent)."""
+    from .core import ops
+    ok, checks = ops.health()
+    click.echo("health     " + ", ".join(f"{k} {v}" for k, v in checks.items()))
+    if not ok:
+        raise SystemExit(1)
+    st = ops.status()
+    q, j = st["queue"], st["jobs"]
+    click.echo(f"queue      {st['backend']} '{q['name']}': queued={q['queued']} started={q['started']} "
+               f"scheduled={q['scheduled']} failed={q['failed']}")
+    click.echo(f"workers    {len(st['workers'])}: " + ", ".join(f"{w['name']} ({w['state']})" for w in st["workers"]))
+    click.echo(f"jobs       queued={j['queued']} started={j['started']} finished={j['finished']} "
+               f"failed={j['failed']} (last 24 h: {j['failed_last_24h']}) oldest queued: "
+               f"{'-' if j['oldest_queued_seconds'] is None else str(j['oldest_queued_seconds']) + ' s'}")
+    issues = ops.problems(st)
+    for line in issues:
+        click.echo(f"PROBLEM    {line}")
+    if issues:
+        raise SystemExit(1)
 
 
 token_group = AppGroup("token", help="API tokens.")

@@ -78,6 +78,19 @@ def document() -> dict:
         "paths": {
             "/openapi.json": {"get": {"summary": "This document", "security": [],
                                       "responses": {"200": {"description": "OpenAPI document"}}}},
+            "/health": {"get": {"summary": "Health for a load balancer (also at /healthz): the database and, with "
+                                           "REDIS_URL, Redis answer", "security": [],
+                                "responses": {"200": _json("healthy", {"type": "object", "properties": {
+                                    "status": {"type": "string"}, "database": {"type": "string"},
+                                    "queue": {"type": "string"}}}),
+                                    "503": _json("a check failed (named)", {"type": "object"})}}},
+            "/status": {"get": {"summary": "Queue depth, running, scheduled and failed jobs, live workers, stuck "
+                                           "jobs and problems in words (admin)",
+                                "responses": {"200": _json("the status", {"type": "object", "properties": {
+                                    "backend": {"type": "string"}, "queue": {"type": "object"},
+                                    "workers": {"type": "array", "items": {"type": "object"}},
+                                    "jobs": {"type": "object"},
+                                    "problems": {"type": "array", "items": {"type": "string"}}}}), **_STD}}},
             "/jobs/{job_id}": {"get": {
                 "summary": "A background job's status, progress and result (starter only)",
                 "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}],

@@ -31,7 +31,20 @@ log = logging.getLogger(__name__)
 
 QUEUE_NAME = "winback"
 QUEUES = (QUEUE_NAME,)
-JOB_TIMEOUT_SECONDS = 4 * 3600
+
+# How long RQ lets a job run before it is stopped and (by its Retry) run
+# again: sized to the work, with room over the benchmarks (docs/BENCHMARKS.md:
+# a 1,000,000-row import ≈ 10 s, a 1M-client launch ≈ 35 s, attribution of a
+# 1M-visit import ≈ 50 s, a dispatch batch seconds). Unknown kinds get the default.
+JOB_TIMEOUTS: dict[str, int] = {
+    "import": 2 * 3600,          # 10M-row files, a slow database
+    "campaign_assign": 3600,
+    "scores_refresh": 3600,
+    "outbox_dispatch": 15 * 60,  # a batch of messages; the next tick picks up the rest
+    "noop": 60,
+    "fail": 60,
+}
+JOB_TIMEOUT_SECONDS = 2 * 3600
 
 # kind -> "module:function". Bodies are looked up by string so that core
 # imports no feature package.
@@ -77,15 +90,15 @@ def start(kind: str, *, starter_id: int | None, params: dict | None = None) -> J
     db.session.add(job)
     db.session.flush()
     pending = db.session.info.setdefault(_PENDING_KEY, [])
-    pending.append((current_app._get_current_object(), job.id))
+    pending.append((current_app._get_current_object(), job.id, kind))
     return job
 
 
 @event.listens_for(Session, "after_commit")
 def _enqueue_after_commit(session):
     pending = session.info.pop(_PENDING_KEY, None)
-    for app, job_id in pending or ():
-        backend_for(app).enqueue(job_id)
+    for app, job_id, kind in pending or ():
+        backend_for(app).enqueue(job_id, kind)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -166,12 +179,12 @@ class _Backend:
     # Retry intervals need RQ's scheduler (``flask worker`` runs it); see EmbeddedBackend.
     retry_intervals: list[int] | None = [5, 30]
 
-    def enqueue(self, job_id: str) -> None:
+    def enqueue(self, job_id: str, kind: str | None = None) -> None:
         from rq import Retry
         retry = Retry(max=2, interval=self.retry_intervals) if self.retry_intervals else Retry(max=2)
         self.queue.enqueue("campaign.core.jobs.run_rq_job", job_id, job_id=job_id,
-                           job_timeout=JOB_TIMEOUT_SECONDS, result_ttl=3600,
-                           failure_ttl=7 * 86400, retry=retry)
+                           job_timeout=JOB_TIMEOUTS.get(kind or "", JOB_TIMEOUT_SECONDS), result_ttl=3600,
+                           failure_ttl=7 * 86400, retry=retry, description=f"winback {kind or 'job'} {job_id}")
 
 
 class RedisBackend(_Backend):
@@ -194,8 +207,8 @@ class EmbeddedBackend(_Backend):
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def enqueue(self, job_id: str) -> None:
-        super().enqueue(job_id)
+    def enqueue(self, job_id: str, kind: str | None = None) -> None:
+        super().enqueue(job_id, kind)
         self.ensure_worker()
 
     def ensure_worker(self) -> None:
@@ -247,9 +260,9 @@ def backend_for(app) -> _Backend:
 def requeue_unfinished(app) -> int:
     """Embedded mode loses its in-memory queue on restart; put queued jobs back."""
     with app.app_context():
-        ids = [j for (j,) in db.session.query(Job.id).filter(Job.status.in_(("queued", "started")))]
+        ids = db.session.query(Job.id, Job.kind).filter(Job.status.in_(("queued", "started"))).all()
         db.session.remove()
     backend = backend_for(app)
-    for job_id in ids:
-        backend.enqueue(job_id)
+    for job_id, kind in ids:
+        backend.enqueue(job_id, kind)
     return len(ids)
