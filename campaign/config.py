@@ -90,4 +90,6 @@ def from_env(env=None, instance_path: str | None = None) -> dict:
         "OUTBOX_RETRY_SECONDS": _int(env, "WINBACK_OUTBOX_RETRY_SECONDS", 60),
         "OUTBOX_TICK_SECONDS": _int(env, "WINBACK_OUTBOX_TICK_SECONDS", 60),
         "OUTBOX_KICK": env.get("WINBACK_OUTBOX_KICK", "1").strip().lower() not in ("0", "false", "no"),
+        # With Redis: a timed message asks RQ's scheduler for a tick when it falls due.
+        "OUTBOX_SCHEDULE": env.get("WINBACK_OUTBOX_SCHEDULE", "1").strip().lower() not in ("0", "false", "no"),
     }

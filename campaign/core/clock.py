@@ -20,6 +20,11 @@ def pinned_value() -> str | None:
     return current_app.config.get("WINBACK_NOW") if has_app_context() else None
 
 
+def is_pinned() -> bool:
+    """Whether ``now()`` is pinned here (configured, or a job started under a pin)."""
+    return has_app_context() and bool(g.get(JOB_PIN) or current_app.config.get("WINBACK_NOW"))
+
+
 def parse_pinned(value: str) -> datetime:
     dt = datetime.fromisoformat(value)
     if dt.tzinfo is None:

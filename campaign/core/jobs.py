@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import importlib
 import logging
+import math
 import threading
+import time
 import traceback
+from datetime import datetime, timezone
 
 from flask import current_app, g, has_app_context
 from sqlalchemy import event, update
@@ -154,17 +157,58 @@ def run_rq_job(job_id: str):
     """What RQ calls. Inside ``flask worker`` or the embedded thread an app
     context exists; under a plain ``rq worker`` one is built from the
     environment, once per process."""
+    return _in_app(execute, job_id)
+
+
+def _in_app(fn, *args):
     global _worker_app
     if not has_app_context():
         if _worker_app is None:
             from .. import create_app
             _worker_app = create_app()
         with _worker_app.app_context():
-            return run_rq_job(job_id)
+            return _in_app(fn, *args)
     try:
-        return execute(job_id)
+        return fn(*args)
     finally:
         db.session.remove()
+
+
+# ---------------------------------------------------------------- timed calls
+
+# name -> "module:function", called with no arguments inside an app context
+# when RQ's scheduler (run by ``flask worker``) reaches the time asked for.
+SCHEDULED_CALLS: dict[str, str] = {
+    "outbox_tick": "campaign.outbox.ticker:tick",
+}
+SLOT_SECONDS = 10  # calls asked for the same 10 seconds are one call
+
+
+def call_at(name: str, at: datetime) -> str | None:
+    """Ask RQ's scheduler to run the registered call ``name`` at ``at`` (UTC),
+    rounded up to the next 10-second slot; one call per name per slot,
+    however many ask. Only with Redis (the embedded queue has no scheduler:
+    its ticker covers it) and on the real clock (a pinned clock's times mean
+    nothing to a scheduler). Returns the RQ job id, or None when nothing
+    was scheduled."""
+    if name not in SCHEDULED_CALLS:
+        raise ValueError(f"unknown scheduled call {name!r}")
+    backend = backend_for(current_app)
+    if backend.name != "redis" or clock.is_pinned():
+        return None
+    at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+    slot = math.ceil(at.timestamp() / SLOT_SECONDS) * SLOT_SECONDS
+    ttl = max(60, int(slot - time.time()) + 3600)
+    if not backend.connection.set(f"winback:call_at:{name}:{slot}", 1, nx=True, ex=ttl):
+        return None
+    return backend.queue.enqueue_at(datetime.fromtimestamp(slot, timezone.utc), "campaign.core.jobs.run_scheduled_call",
+                             name, job_timeout=JOB_TIMEOUTS.get("outbox_dispatch", JOB_TIMEOUT_SECONDS),
+                             result_ttl=600, failure_ttl=7 * 86400, description=f"winback {name} at {slot}").id
+
+
+def run_scheduled_call(name: str):
+    module_name, func_name = SCHEDULED_CALLS[name].split(":")
+    return _in_app(getattr(importlib.import_module(module_name), func_name))
 
 
 # ---------------------------------------------------------------- backends
@@ -245,6 +289,8 @@ def init_app(app) -> None:
 
 
 def backend_for(app) -> _Backend:
+    if hasattr(app, "_get_current_object"):  # current_app: the backend outlives the context
+        app = app._get_current_object()
     backend = app.extensions.get("winback_jobs")
     if backend is None:
         url = app.config.get("REDIS_URL")

@@ -122,6 +122,9 @@ def send_one(message_id: int, now) -> str:
                     due_at=retry_at, claimed_at=None, updated_at=stamp)
             status = "retry"
         db.session.commit()
+        if status == "retry":
+            from .services import schedule_tick
+            schedule_tick(retry_at)
         log.warning("message %s (%s) not sent, attempt %s: %s", message_id, channel, attempts, error)
         return status
     contact = Contact(client_id=client_id, channel=channel, at=stamp, reached=False, campaign_id=campaign_id)

@@ -92,8 +92,8 @@ def _insert(*, key: str, client: Client, campaign, item, channel: str, kind: str
     if new_id is None:
         return None
     msg = db.session.get(Message, new_id)
-    if msg.due_at <= stamp and channel != "letter":  # letters wait for a manager's export
-        kick()
+    if channel != "letter":  # letters wait for a manager's export
+        kick() if msg.due_at <= stamp else schedule_tick(msg.due_at)
     return msg
 
 
@@ -231,6 +231,19 @@ def kick() -> None:
         return
     info[_KICKED] = True
     start_dispatch_job()
+
+
+def schedule_tick(at) -> None:
+    """With Redis, ask RQ's scheduler for a tick when this message falls due
+    (one per 10 seconds however many messages ask); the periodic ticker is
+    the backstop, and the only way on the embedded queue. A Redis hiccup
+    here never fails the caller."""
+    if not current_app.config.get("OUTBOX_SCHEDULE", True):
+        return
+    try:
+        core_jobs.call_at("outbox_tick", at)
+    except Exception:  # noqa: BLE001 - the ticker still finds the message
+        log.warning("could not schedule an outbox tick at %s", at, exc_info=True)
 
 
 def start_dispatch_job() -> Job | None:
