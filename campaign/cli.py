@@ -133,6 +133,9 @@ def serve_command(host, port, threads, workers):
         def load_config(self):
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("accesslog", "-")
+            # gunicorn's control socket has one default path per user: two
+            # servers on a machine would fight over it; Winback does not use it.
+            self.cfg.set("control_socket_disable", True)
             if embedded:
                 self.cfg.set("workers", 1)
                 self.cfg.set("threads", threads)
