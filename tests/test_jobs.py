@@ -69,3 +69,19 @@ def test_a_pinned_clock_travels_with_the_job(ctx, pin_clock, wait_for_job):
     db.session.commit()
     done = wait_for_job(job.id)
     assert done.result["now"] == "2026-06-02T10:00:00+00:00"
+
+
+def test_each_kind_runs_under_its_own_timeout_and_is_retried(app, ctx, wait_for_job):
+    """The RQ job carries the kind's timeout and a Retry (2 more tries; with
+    Redis the worker's scheduler spaces them 5 s and 30 s apart)."""
+    job = jobs.start("noop", starter_id=None)
+    db.session.commit()
+    wait_for_job(job.id)
+    rq_job = jobs.backend_for(app).queue.fetch_job(job.id)
+    assert rq_job.timeout == jobs.JOB_TIMEOUTS["noop"] == 60
+    assert rq_job.retries_left == 2
+    assert rq_job.description == f"winback noop {job.id}"
+    assert jobs.JOB_TIMEOUTS["import"] >= 3600 and set(jobs.HANDLERS) <= set(jobs.JOB_TIMEOUTS), \
+        "every kind has a timeout sized to it"
+    if app.config.get("REDIS_URL"):
+        assert rq_job.retry_intervals == [5, 30]
