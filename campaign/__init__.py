@@ -34,7 +34,7 @@ def _init_extensions(app: Flask) -> None:
     from sqlalchemy import event
 
     from .core import jobs
-    from .extensions import csrf, db, login_manager, migrate
+    from .extensions import csrf, db, limiter, login_manager, migrate
 
     engine_options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
@@ -58,6 +58,10 @@ def _init_extensions(app: Flask) -> None:
                 cur.close()
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", "winback-limits")
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.session_protection = None  # the server-side session row is the protection

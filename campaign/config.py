@@ -60,6 +60,10 @@ def from_env(env=None, instance_path: str | None = None) -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
+        # Failed sign-ins allowed per account, and per address (a call centre
+        # shares one address: generous), before a wait (flask-limiter syntax).
+        "LOGIN_LIMIT_ACCOUNT": env.get("WINBACK_LOGIN_LIMIT_ACCOUNT", "10 per 15 minutes"),
+        "LOGIN_LIMIT_ADDRESS": env.get("WINBACK_LOGIN_LIMIT_ADDRESS", "100 per 15 minutes"),
         "MAX_CONTENT_LENGTH": _int(env, "WINBACK_MAX_UPLOAD_MB", 512) * 1024 * 1024,
         "DB_POOL_SIZE": _int(env, "WINBACK_DB_POOL_SIZE", 5),
         "DB_MAX_OVERFLOW": _int(env, "WINBACK_DB_MAX_OVERFLOW", 5),

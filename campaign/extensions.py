@@ -1,4 +1,6 @@
 """Unbound extensions; ``create_app`` binds them."""
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -19,3 +21,6 @@ db = SQLAlchemy(metadata=metadata)
 migrate = Migrate(render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# Sign-in throttling; storage is Redis with REDIS_URL (shared by every web
+# process), memory on the embedded default (one process).
+limiter = Limiter(key_func=get_remote_address)

@@ -75,6 +75,8 @@ def _clean_tables(app):
                 for name in tables:
                     conn.execute(text(f'DELETE FROM "{name}"'))
         app.config["WINBACK_NOW"] = None
+        from campaign.extensions import limiter
+        limiter.reset()  # sign-in throttling counts start afresh
 
 
 @pytest.fixture

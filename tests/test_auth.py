@@ -145,3 +145,27 @@ def test_cli_token_create_and_set_password(runner, make_staff, client):
     resp = client.post("/login", data={"login": staff.email, "password": "a-long-password",
                                        "csrf_token": csrf_from(page)})
     assert resp.status_code == 302
+
+
+def test_failed_sign_ins_are_throttled_per_account_and_success_does_not_count(app, client, make_staff):
+    """After 10 failed sign-ins for one account in 15 minutes the form answers
+    429 with the reason — even with the right password — while other accounts
+    are unaffected. Successful sign-ins never count."""
+    from tests.conftest import TEST_PASSWORD, csrf_from
+    victim, other = make_staff("V01"), make_staff("O01")
+
+    def attempt(code, password):
+        c = app.test_client()
+        token = csrf_from(c.get("/login").get_data(as_text=True))
+        return c.post("/login", data={"login": code, "password": password, "csrf_token": token})
+
+    for _ in range(12):
+        assert attempt("O01", TEST_PASSWORD).status_code == 302, "successes are not counted"
+    for i in range(10):
+        assert attempt("V01", f"guess-{i}").status_code == 401
+    blocked = attempt("v01 ", TEST_PASSWORD)  # the same account however it is typed
+    assert blocked.status_code == 429
+    assert "Too many failed sign-ins for this account" in blocked.get_data(as_text=True)
+    assert int(blocked.headers["Retry-After"]) > 0
+    assert attempt("O01", TEST_PASSWORD).status_code == 302, "another account signs in"
+    assert victim.active

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..core.errors import NotFound
-from ..extensions import db
+from ..extensions import db, limiter
 from . import services
 from .auth import public, roles_required
 from .forms import LoginForm, PasswordForm
@@ -38,8 +38,23 @@ def index():
     return redirect(_home_for(current_user))
 
 
+def _login_key() -> str:
+    return "login:" + (request.form.get("login") or "").strip().lower()[:254]
+
+
+def _failed(response) -> bool:
+    return response.status_code == 401
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @public
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_ACCOUNT"], key_func=_login_key, methods=["POST"],
+               deduct_when=_failed, scope="login-account",
+               error_message="Too many failed sign-ins for this account. Wait 15 minutes and try again, "
+                             "or ask an admin to set a new password.")
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_ADDRESS"], methods=["POST"], deduct_when=_failed,
+               scope="login-address",
+               error_message="Too many failed sign-ins from this network. Wait 15 minutes and try again.")
 def login():
     form = LoginForm()
     error = None

@@ -37,6 +37,17 @@ def init_app(app) -> None:
                                message="The form expired or was sent from elsewhere. "
                                        "Go back, reload the page and try again."), 400
 
+    @app.errorhandler(429)
+    def _too_many(exc):
+        # Flask-Limiter's breach: the message of the limit that was hit, and when to retry.
+        message = getattr(exc, "description", None) or "Too many attempts; wait and try again."
+        if _wants_json():
+            resp = jsonify({"error": {"code": "too_many_requests", "message": message}})
+        else:
+            resp = app.make_response((render_template("error.html", status=429, message=message), 429))
+        resp.status_code = 429
+        return resp  # Flask-Limiter adds Retry-After
+
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         if _wants_json():
