@@ -80,6 +80,7 @@ def _register_blueprints(app: Flask) -> None:
     from .calls.views import bp as calls_bp
     from .imports.views import bp as imports_bp
     from .outbox.views import bp as outbox_bp
+    from .privacy.views import bp as privacy_bp
     from .scoring.report_views import bp as reports_bp
     from .scoring.views import bp as scoring_bp
     from .scripts.views import bp as scripts_bp
@@ -94,6 +95,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(scoring_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(bonuses_bp)
+    app.register_blueprint(privacy_bp)
     # The API authenticates with bearer tokens, never cookies, so CSRF does not apply.
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)

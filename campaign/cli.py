@@ -24,6 +24,7 @@ def init_app(app) -> None:
     app.cli.add_command(outbox_group)
     app.cli.add_command(scores_group)
     app.cli.add_command(bonus_group)
+    app.cli.add_command(client_group)
 
 
 @click.command("import")
@@ -284,3 +285,61 @@ def bonus_export(period, fmt, out):
     from .bonuses.exports import amount_text
     click.echo(f"{period}: run #{run.id}, {rows} rows, total {amount_text(run.total, run.currency)} {run.currency}, "
                f"sha256 {digest} -> {out} (the run is exported and locked)", err=out == "-")
+
+
+client_group = AppGroup("client", help="One client's privacy requests (GDPR; docs/privacy.md).")
+
+
+def _privacy_actor(employee_code: str | None) -> int | None:
+    """The person the audit log names for a command (None: the operator)."""
+    if not employee_code:
+        return None
+    from .accounts import services
+    return services.staff_by_code(employee_code).id
+
+
+@client_group.command("export")
+@click.argument("client_ref")
+@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), required=True,
+              help="the JSON file to write ('-' for standard output)")
+@click.option("--by", "by", default=None, metavar="EMPLOYEE_CODE", help="who asked (named in the audit log)")
+def client_export(client_ref, out, by):
+    """Write everything held about CLIENT_REF as one JSON file. Audited."""
+    from .core.errors import AppError
+    from .privacy import rules, services
+    try:
+        client = services.find_client(client_ref)
+        data = services.export_client(client, _privacy_actor(by), via="cli")
+    except AppError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    db.session.commit()
+    text = rules.export_json(data)
+    if out == "-":
+        click.echo(text, nl=False)
+    else:
+        with open(out, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    counts = ", ".join(f"{key}={len(data[key])}" for key in ("visits", "outcomes", "messages", "conversions",
+                                                            "bonus_conversions", "audit_log"))
+    click.echo(f"{data['client']['client_ref']}: {counts} -> {out}", err=out == "-")
+
+
+@client_group.command("erase")
+@click.argument("client_ref")
+@click.option("--reason", required=True, help="why (kept in the audit log, without the client's own data)")
+@click.option("--by", "by", default=None, metavar="EMPLOYEE_CODE", help="who erased it (named in the audit log)")
+def client_erase(client_ref, reason, by):
+    """Erase CLIENT_REF's personal data and keep every count (cannot be undone). Audited."""
+    from .core.errors import AppError
+    from .privacy import services
+    try:
+        client = services.find_client(client_ref)
+        done = services.erase_client(client, _privacy_actor(by), reason, via="cli")
+    except AppError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    db.session.commit()
+    removed = " ".join(f"{k}={v}" for k, v in done["removed"].items())
+    kept = " ".join(f"{k}={v}" for k, v in done["kept"].items())
+    click.echo(f"erased: now {done['client_ref']}\nremoved: {removed}\nkept: {kept}")

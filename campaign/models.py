@@ -1,6 +1,6 @@
 """Imports every table so the metadata (and Alembic) sees the whole schema."""
 from .accounts.models import ApiToken, Staff, StaffLanguage, StaffRole, Store, Team, UserSession  # noqa: F401
-from .clients.models import Client, Contact, Visit  # noqa: F401
+from .clients.models import Client, ClientErasure, Contact, Visit  # noqa: F401
 from .core.models import AuditLog, Job, JobFileChunk  # noqa: F401
 from .imports.models import ImportReject  # noqa: F401
 from .campaigns.models import Campaign, CampaignItem, Quota, Script  # noqa: F401

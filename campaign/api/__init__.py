@@ -7,4 +7,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from . import bonuses, calls, campaigns, clients, imports, jobs, openapi, ops, outbox, reports, scores, scripts  # noqa: E402,F401  (route registration)
+from . import bonuses, calls, campaigns, clients, imports, jobs, openapi, ops, outbox, privacy, reports, scores, scripts  # noqa: E402,F401  (route registration)

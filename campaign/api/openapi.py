@@ -12,6 +12,8 @@ from .openapi_calls import PATHS as CALL_PATHS
 from .openapi_calls import SCHEMAS as CALL_SCHEMAS
 from .openapi_outbox import PATHS as OUTBOX_PATHS
 from .openapi_outbox import SCHEMAS as OUTBOX_SCHEMAS
+from .openapi_privacy import PATHS as PRIVACY_PATHS
+from .openapi_privacy import SCHEMAS as PRIVACY_SCHEMAS
 from .openapi_reports import PATHS as REPORT_PATHS
 from .openapi_reports import SCHEMAS as REPORT_SCHEMAS
 from .openapi_scores import PATHS as SCORE_PATHS
@@ -140,6 +142,7 @@ def document() -> dict:
             **OUTBOX_PATHS,
             **SCORE_PATHS,
             **REPORT_PATHS,
+            **PRIVACY_PATHS,
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
@@ -162,6 +165,7 @@ def document() -> dict:
                 **OUTBOX_SCHEMAS,
                 **SCORE_SCHEMAS,
                 **REPORT_SCHEMAS,
+                **PRIVACY_SCHEMAS,
             },
         },
     }

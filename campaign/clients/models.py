@@ -115,3 +115,25 @@ class Contact(db.Model):
     reason: Mapped[str | None] = mapped_column(String(20))
     # A complaint stays open (and first in any queue) until a manager resolves it.
     resolved_at: Mapped[datetime | None]
+
+
+class ClientErasure(db.Model):
+    """A client whose personal data was erased at their request (GDPR; docs/privacy.md).
+
+    The client row stays (visits, outcomes and conversions keep pointing at
+    it, so every count and bonus stays the same) with its personal fields
+    emptied and its ref replaced by ``ERASED-<id>``. ``ref_digest`` is the
+    SHA-256 of the ref it had (``rules.erased_ref_digest``): an import or the
+    POS API that sends that ref again is refused, without the ref itself being
+    kept. ``reason`` is the eraser's, with the client's own name, phone,
+    e-mail and ref taken out.
+    """
+
+    __tablename__ = "client_erasures"
+
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), primary_key=True, autoincrement=False)
+    ref_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    erased_at: Mapped[datetime]  # UTC
+    erased_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))  # None: an operator's CLI
+    via: Mapped[str] = mapped_column(String(10))  # web, api, cli
+    reason: Mapped[str] = mapped_column(Text)

@@ -14,16 +14,16 @@ from __future__ import annotations
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import BigInteger, Date, Integer, String, and_, case, cast, func, literal, null, or_, select
+from sqlalchemy import BigInteger, Date, Integer, String, and_, case, cast, func, literal, null, or_, select, union_all
 from sqlalchemy.sql import Select
 
 from ..accounts.models import Staff, Store
 from ..core import clock
 from ..core.errors import ValidationError
-from ..core.sql import day_number
+from ..core.sql import among, day_number
 from ..extensions import db
 from . import rules
-from .models import Client, Contact, Visit
+from .models import Client, ClientErasure, Contact, Visit
 
 EPOCH = date(1970, 1, 1)
 PER_PAGE = 50
@@ -425,7 +425,8 @@ def client_card(ref: str, as_of: date | None = None) -> dict | None:
     ``as_of`` None means today in the client's store time zone. ``contacts``
     lists every earlier contact (calls and messages) with its outcome, newest
     first. Money is integer minor units
-    of the store currency. Four statements.
+    of the store currency. ``erased`` says when, by whom and why the
+    client's personal data was erased (None if it was not). Five statements.
     """
     row = db.session.execute(select(Client, Store).join(Store, Store.id == Client.store_id)
                              .where(Client.ref == ref)).first()
@@ -461,9 +462,45 @@ def client_card(ref: str, as_of: date | None = None) -> dict | None:
         "no_shows": int(seg["no_shows"]), "bucket": seg["bucket"], "tier": seg["tier"],
         "value_class": seg["value_class"], "days_since": seg["days_since"],
         "banned": bool(seg["banned"]), "overdue": bool(seg["overdue"]),
+        "erased": erasure_of(c.id),
         "contacts": [dict(r) for r in db.session.execute(
             select(Contact.at, Contact.channel, Contact.reached, Contact.disposition, Contact.reason,
                    Staff.name.label("staff_name"))
             .outerjoin(Staff, Staff.id == Contact.staff_id)
             .where(Contact.client_id == c.id).order_by(Contact.at.desc(), Contact.id.desc())).mappings()],
     }
+
+
+# ------------------------------------------------------------------ erased clients (docs/privacy.md)
+
+def erasure_of(client_id: int) -> dict | None:
+    """When, by whom (name and employee code; None for the CLI), how and why a
+    client's personal data was erased, or None."""
+    row = db.session.execute(
+        select(ClientErasure, Staff.name, Staff.employee_code)
+        .outerjoin(Staff, Staff.id == ClientErasure.erased_by)
+        .where(ClientErasure.client_id == client_id)).first()
+    if row is None:
+        return None
+    e, name, code = row
+    return {"at": e.erased_at, "by": name, "by_code": code, "via": e.via, "reason": e.reason}
+
+
+def erased_among(refs: list[str]) -> dict[str, object]:
+    """Which of these client refs belong to an erased client, with when it was
+    erased: a ref the client had before (found by its digest) or the
+    ``ERASED-<id>`` token that replaced it. One statement per 5,000 refs."""
+    refs = list({r for r in refs if r})
+    out: dict[str, object] = {}
+    for i in range(0, len(refs), 5000):
+        part = refs[i:i + 5000]
+        digests = {rules.erased_ref_digest(r): r for r in part}
+        stmt = union_all(
+            select(ClientErasure.ref_digest.label("key"), ClientErasure.erased_at)
+            .where(among(ClientErasure.ref_digest, list(digests))),
+            select(Client.ref.label("key"), ClientErasure.erased_at)
+            .join(ClientErasure, ClientErasure.client_id == Client.id)
+            .where(among(Client.ref, part)))
+        for key, at in db.session.execute(stmt):
+            out[digests.get(key, key)] = at
+    return out

@@ -11,6 +11,7 @@ in whole days.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from dataclasses import dataclass, field
@@ -32,6 +33,15 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 def full_name(first_name: str | None, last_name: str | None) -> str:
     """A client's name as shown: the parts there are, first then last."""
     return " ".join(p for p in (first_name, last_name) if p)
+
+
+def erased_ref_digest(ref: str) -> str:
+    """What is kept of an erased client's ref (docs/privacy.md): its SHA-256,
+    so an import that sends the ref again is recognised and refused while the
+    ref itself is gone. Salted with a fixed label, not a secret: it must
+    survive a change of SECRET_KEY, and it only ever answers "was this ref
+    erased?" for someone who already holds the ref."""
+    return hashlib.sha256(f"winback:erased-client-ref:{ref}".encode("utf-8")).hexdigest()
 
 
 def bucket_for(days_since: int | None, bounds: tuple[int, ...]) -> str:

@@ -4,7 +4,8 @@ SPEC §3–§4).
 
 Every change needs a reason (at most 500 characters) and writes it to the
 audit log with the client's ref. They flush, never commit: the request owns
-the transaction.
+the transaction. A client whose personal data was erased (docs/privacy.md)
+is not changed any more: its do-not-contact ("erased") stays.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from ..core import audit, clock
 from ..core.errors import NotFound, ValidationError
 from ..extensions import db
-from .models import Client
+from .models import Client, ClientErasure
 from .queries import client_segments
 
 REASON_MAX = 500
@@ -55,6 +56,12 @@ def _reason(text: str | None) -> str:
     return reason
 
 
+def _changeable(client: Client) -> None:
+    if db.session.get(ClientErasure, client.id) is not None:
+        raise ValidationError("The client's personal data was erased; the card can no longer be changed.",
+                              details={"client": "erased"})
+
+
 def _touch(client: Client, action: str, actor_id: int | None, reason: str, **details) -> None:
     client.updated_at = clock.utcnow_naive()
     db.session.flush()
@@ -69,6 +76,7 @@ def is_banned(client: Client) -> bool:
 
 def ban(client: Client, reason: str | None, actor_id: int | None) -> Client:
     """A manager's ban, whatever the no-show count: no online booking, no campaign."""
+    _changeable(client)
     reason = _reason(reason)
     if client.manual_ban:
         raise ValidationError("The client is already banned by a manager.",
@@ -82,6 +90,7 @@ def ban(client: Client, reason: str | None, actor_id: int | None) -> Client:
 def lift_ban(client: Client, reason: str | None, actor_id: int | None) -> Client:
     """Lift any ban: the manager's ban goes, and no-shows count again from now
     (the earlier ones no longer do)."""
+    _changeable(client)
     reason = _reason(reason)
     if not client.manual_ban and not is_banned(client):
         raise ValidationError("The client is not banned.", details={"ban": "not banned"})
@@ -92,6 +101,7 @@ def lift_ban(client: Client, reason: str | None, actor_id: int | None) -> Client
 
 
 def set_do_not_contact(client: Client, reason: str | None, actor_id: int | None) -> Client:
+    _changeable(client)
     reason = _reason(reason)
     if client.do_not_contact:
         raise ValidationError("The client is already marked do-not-contact.",
@@ -105,6 +115,7 @@ def set_do_not_contact(client: Client, reason: str | None, actor_id: int | None)
 def mark_moved_away(client: Client, reason: str | None, actor_id: int | None) -> Client:
     """The client moved away (said on a call): out of every queue and every
     future campaign until a manager says otherwise."""
+    _changeable(client)
     reason = _reason(reason)
     client.moved_away = True
     _touch(client, "client.moved_away", actor_id, reason)
@@ -113,6 +124,7 @@ def mark_moved_away(client: Client, reason: str | None, actor_id: int | None) ->
 
 
 def clear_do_not_contact(client: Client, reason: str | None, actor_id: int | None) -> Client:
+    _changeable(client)
     reason = _reason(reason)
     if not client.do_not_contact:
         raise ValidationError("The client is not marked do-not-contact.",
@@ -127,6 +139,7 @@ def set_contact_requested(client: Client, requested: bool, reason: str | None,
                           actor_id: int | None) -> Client:
     """The client asked to be contacted (or withdrew it): a client who never
     visited is queued only when they asked."""
+    _changeable(client)
     reason = _reason(reason)
     if bool(client.contact_requested) == bool(requested):
         raise ValidationError("Nothing to change: the card already says so.",

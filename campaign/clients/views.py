@@ -1,6 +1,7 @@
 """Manager pages: the dormancy overview, the clients behind each number, the
 client card and a manager's changes on it (ban, lift, do-not-contact, "asked
-to be contacted").
+to be contacted"). Admins read the card too (privacy requests are theirs to
+carry out) but do not change it.
 
 Features that come later (campaigns) add panels to the card without this
 package importing them: ``register_card_panel`` at app setup, and the card
@@ -110,7 +111,7 @@ def segment_clients():
 
 
 @bp.get("/clients/<ref>")
-@roles_required("manager")
+@roles_required("manager", "admin")  # admins read it to handle privacy requests; changes are managers'
 def card(ref):
     errors = []
     as_of = _as_of(errors)

@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy import delete, insert, select, update
 
 from ..accounts.models import Staff, StaffLanguage, StaffRole, Store, Team
+from ..clients import queries as client_queries
 from ..clients.models import Client, Visit
 from ..core import clock, csvio
 from ..core.sql import among
@@ -92,10 +93,30 @@ class Import:
             self._write(good, rejected, keys)
             yield
 
+    def _without_erased(self, good: list[tuple], rejected: list[tuple]) -> list[tuple]:
+        """Refuse the rows that name an erased client, without their raw text:
+        the personal data they carry is not kept again (docs/privacy.md). One
+        statement per batch; clients and visits only."""
+        if self.table.erased_reason is None or not good:
+            return good
+        ref_of = self.table.client_ref_of
+        erased = client_queries.erased_among([ref_of(values) for _, values, _ in good])
+        if not erased:
+            return good
+        kept = []
+        for line, values, raw in good:
+            when = erased.get(ref_of(values))
+            if when is None:
+                kept.append((line, values, raw))
+            else:
+                rejected.append((line, "client_ref", self.table.erased_reason(f"{when:%Y-%m-%d}"), None))
+        return kept
+
     def _write(self, good: list[tuple], rejected: list[tuple], keys: set) -> None:
         """One batch: resolve references, one SELECT of what exists, bulk INSERT
         of the new rows, bulk UPDATE of the changed ones, bulk INSERT of rejects."""
         self.seen.add_many(keys)
+        good = self._without_erased(good, rejected)
         good = self.table.resolve(good, lambda *reject: rejected.append(reject))
         key_attr, columns = self.table.key, self.table.columns
         existing = self.table.existing([values[key_attr] for _, values, _ in good])
@@ -138,6 +159,9 @@ class _Table:
     columns: tuple[str, ...] = ()
     defaults: dict = {}
     stamped = True  # has created_at / updated_at
+    # For kinds with a client_ref: the reject reason of a row naming an erased
+    # client (given the date of the erasure); None: not checked.
+    erased_reason = None
 
     def __init__(self, now):
         self.now = now
@@ -185,12 +209,30 @@ class _Clients(_Table):
     defaults = {"first_name": "", "last_name": "", "phone": None, "phone_callable": False, "email": None,
                 "language": None, "notes": None, **{c: False for c in rules.BOOLEAN_COLUMNS}}
 
+    @staticmethod
+    def client_ref_of(values: dict) -> str:
+        return values["ref"]
+
+    @staticmethod
+    def erased_reason(day: str) -> str:
+        return (f"this client's personal data was erased at their request on {day}; the row is not "
+                "imported. To add the person again with their fresh consent, give them a new client_ref")
+
 
 class _Visits(_Table):
     model = Visit
     columns = ("client_id", "store_id", "visited_at", "local_date", "date_only", "service", "amount",
                "status", "served_by")
     defaults = {"service": None, "amount": None, "status": "completed", "served_by": None}
+
+    @staticmethod
+    def client_ref_of(values: dict) -> str:
+        return values["client_ref"]
+
+    @staticmethod
+    def erased_reason(day: str) -> str:
+        return (f"the client of this visit had their personal data erased on {day}; no visit is "
+                "recorded for them any more")
 
     def after_write(self, inserts, updates, existing):
         """A visit that arrives or changes may convert a called client, or stop
