@@ -141,3 +141,12 @@ def test_visits_api_roles(client, world):
     assert client.post("/api/v1/visits", json=[visit("A")], headers=world["manager"]).status_code == 403
     assert client.post("/api/v1/visits", json=[], headers=world["admin"]).get_json() == {
         "inserted": 0, "updated": 0, "unchanged": 0, "rejected": 0, "rejects": []}
+
+
+def test_an_upload_over_the_size_limit_is_413_and_nothing_is_kept(app, client, world, ctx, monkeypatch):
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 64 * 1024)  # WINBACK_MAX_UPLOAD_MB, scaled down
+    big = (HEADERS["clients"] + "\n").encode() + b"x" * (128 * 1024)
+    resp = post_file(client, "clients", big, world["manager"])
+    assert resp.status_code == 413
+    assert resp.get_json()["error"]["code"] == "too_large"
+    assert count(Job) == 0 and count(JobFileChunk) == 0
