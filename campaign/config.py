@@ -62,6 +62,10 @@ def from_env(env=None, instance_path: str | None = None) -> dict:
         "SESSION_COOKIE_SECURE": production,
         # Failed sign-ins allowed per account, and per address (a call centre
         # shares one address: generous), before a wait (flask-limiter syntax).
+        # A signed-in browser is signed out after this long without a request
+        # (a shift) and, whatever happens, this long after signing in.
+        "SESSION_IDLE_MINUTES": _int(env, "WINBACK_SESSION_IDLE_MINUTES", 12 * 60),
+        "SESSION_MAX_HOURS": _int(env, "WINBACK_SESSION_MAX_HOURS", 7 * 24),
         "LOGIN_LIMIT_ACCOUNT": env.get("WINBACK_LOGIN_LIMIT_ACCOUNT", "10 per 15 minutes"),
         "LOGIN_LIMIT_ADDRESS": env.get("WINBACK_LOGIN_LIMIT_ADDRESS", "100 per 15 minutes"),
         "MAX_CONTENT_LENGTH": _int(env, "WINBACK_MAX_UPLOAD_MB", 512) * 1024 * 1024,

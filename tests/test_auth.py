@@ -1,4 +1,6 @@
 """Sign-in, revocable server-side sessions, CSRF, role checks and API tokens."""
+from sqlalchemy import select
+
 from campaign.accounts.models import UserSession
 from campaign.extensions import db
 
@@ -169,3 +171,25 @@ def test_failed_sign_ins_are_throttled_per_account_and_success_does_not_count(ap
     assert int(blocked.headers["Retry-After"]) > 0
     assert attempt("O01", TEST_PASSWORD).status_code == 302, "another account signs in"
     assert victim.active
+
+
+def test_a_session_expires_after_a_shift_idle_and_a_week_in_any_case(app, client, make_staff, login_as):
+    """Expiry follows the real clock (WINBACK_NOW pins the application's
+    clock for demos, never how long a browser stays signed in)."""
+    from datetime import timedelta
+
+    from campaign.accounts.models import UserSession
+    staff = make_staff("E01", roles=("manager",))
+    for column, age in (("last_seen_at", timedelta(minutes=12 * 60 + 1)), ("created_at", timedelta(hours=169))):
+        login_as(staff)
+        assert client.get("/account").status_code == 200
+        row = db.session.scalars(select(UserSession).where(UserSession.revoked_at.is_(None))).one()
+        setattr(row, column, getattr(row, column) - age)
+        db.session.commit()
+        resp = client.get("/account")
+        assert resp.status_code == 302 and "/login" in resp.headers["Location"], column
+        db.session.expire_all()
+        assert db.session.get(UserSession, row.id).revoked_at is not None
+    app.config["WINBACK_NOW"] = "2030-01-01T00:00:00+00:00"  # a pinned clock years ahead changes nothing
+    login_as(staff)
+    assert client.get("/account").status_code == 200

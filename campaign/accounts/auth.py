@@ -12,7 +12,6 @@ from functools import wraps
 from flask import abort, g, jsonify, request
 from flask_login import current_user, login_required
 
-from ..core import clock
 from ..extensions import db, login_manager
 from . import services
 from .models import Staff
@@ -24,11 +23,12 @@ _TOUCH_EVERY = timedelta(minutes=1)
 def _load_user(session_id: str):
     row = services.live_session(session_id)
     if row is None:
+        db.session.commit()  # an expired session is marked revoked
         return None
     staff = db.session.get(Staff, row.staff_id)
     if staff is None or not staff.active:
         return None
-    now = clock.utcnow_naive()
+    now = services.wall_clock()
     if now - row.last_seen_at > _TOUCH_EVERY:
         row.last_seen_at = now
         db.session.commit()

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
@@ -51,8 +53,14 @@ def authenticate(login: str, password: str) -> Staff | None:
     return staff
 
 
+def wall_clock() -> datetime:
+    """Real UTC time (naive): sessions expire by it even when WINBACK_NOW pins
+    the application's clock for a demo."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
 def open_session(staff: Staff, *, user_agent: str | None, ip: str | None) -> UserSession:
-    now = clock.utcnow_naive()
+    now = wall_clock()
     row = UserSession(id=secrets.token_urlsafe(32), staff_id=staff.id, created_at=now,
                       last_seen_at=now, user_agent=(user_agent or "")[:300], ip=ip)
     db.session.add(row)
@@ -66,6 +74,12 @@ def live_session(session_id: str) -> UserSession | None:
     # populate_existing: revocation must be read fresh, never from the identity map.
     row = db.session.get(UserSession, session_id, populate_existing=True)
     if row is None or row.revoked_at is not None:
+        return None
+    cfg, now = current_app.config, wall_clock()
+    if now - row.last_seen_at > timedelta(minutes=cfg.get("SESSION_IDLE_MINUTES", 720)) or \
+            now - row.created_at > timedelta(hours=cfg.get("SESSION_MAX_HOURS", 168)):
+        row.revoked_at = now  # expired: the browser signs in again (the caller commits)
+        db.session.flush()
         return None
     return row
 
