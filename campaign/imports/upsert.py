@@ -11,7 +11,7 @@ from sqlalchemy import delete, insert, select, update
 
 from ..accounts.models import Staff, StaffLanguage, StaffRole, Store, Team
 from ..clients import queries as client_queries
-from ..clients.models import Client, Visit
+from ..clients.models import Client, ClientErasure, Visit
 from ..core import clock, csvio
 from ..core.sql import among
 from ..extensions import db
@@ -99,6 +99,8 @@ class Import:
         statement per batch; clients and visits only."""
         if self.table.erased_reason is None or not good:
             return good
+        if db.session.scalar(select(ClientErasure.client_id).limit(1)) is None:
+            return good  # nobody was ever erased: no look-up (one tiny read per batch)
         ref_of = self.table.client_ref_of
         erased = client_queries.erased_among([ref_of(values) for _, values, _ in good])
         if not erased:
