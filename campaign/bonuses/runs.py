@@ -474,14 +474,26 @@ def export_rows(run: BonusRun) -> list[dict]:
 
 # ------------------------------------------------------------------ reading
 
+def _people(ids) -> dict[int, tuple[str, str]]:
+    """staff id → (name, employee code) for just these ids (one statement)."""
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    return {sid: (name, code) for sid, name, code in db.session.execute(
+        select(Staff.id, Staff.name, Staff.employee_code).where(Staff.id.in_(ids)))}
+
+
+def _who(run: BonusRun) -> dict:
+    people = _people((run.created_by, run.approved_by, run.exported_by))
+    return {k: people.get(getattr(run, k), (None,))[0] for k in ("created_by", "approved_by", "exported_by")}
+
+
 def runs_list() -> list[dict]:
-    staff = dict(db.session.execute(select(Staff.id, Staff.name)).all())
-    out = []
-    for run in db.session.scalars(select(BonusRun).order_by(BonusRun.month.desc())):
-        out.append({"run": run, "period": Period.of_key(run.month).label,
-                    "created_by": staff.get(run.created_by), "approved_by": staff.get(run.approved_by),
-                    "exported_by": staff.get(run.exported_by)})
-    return out
+    runs = list(db.session.scalars(select(BonusRun).order_by(BonusRun.month.desc())))
+    people = _people({getattr(r, k) for r in runs for k in ("created_by", "approved_by", "exported_by")})
+    return [{"run": run, "period": Period.of_key(run.month).label,
+             **{k: people.get(getattr(run, k), (None,))[0] for k in ("created_by", "approved_by", "exported_by")}}
+            for run in runs]
 
 
 def run_json(run: BonusRun, *, lines: bool = True) -> dict:
@@ -529,13 +541,13 @@ def statement(run: BonusRun, employee_code: str) -> dict:
         if adj.kind == "recalc":
             item["added"], item["removed"] = _diff(run.id, ref, adj.ref_month, line.staff_id)
         adjustments.append(item)
-    names = dict(db.session.execute(select(Staff.id, Staff.name)).all())
+    who = _who(run)
     plan = run.plan
     share_pool = plan["team_per_visit"] * line.team_conversions
     return {"run": run, "period": Period.of_key(run.month).label, "line": line, "plan": plan,
             "own_conversions": own, "pool_conversions": pool, "pool": share_pool,
-            "adjustments": adjustments, "approved_by": names.get(run.approved_by),
-            "exported_by": names.get(run.exported_by),
+            "adjustments": adjustments, "approved_by": who["approved_by"],
+            "exported_by": who["exported_by"],
             "place_rewards": [plan["rank_rewards"][p - 1] if p <= len(plan["rank_rewards"]) else 0
                               for p in (line.places or [])]}
 
@@ -568,12 +580,12 @@ def _diff(run_id: int, ref: BonusRun, month: int, staff_id: int) -> tuple[list[d
 
 
 def audit_trail(run_id: int) -> list[dict]:
-    names = dict(db.session.execute(select(Staff.id, Staff.name)).all())
-    codes = dict(db.session.execute(select(Staff.id, Staff.employee_code)).all())
-    return [{"at": a.at, "action": a.action, "actor": names.get(a.actor_id), "details": a.details or {},
-             "agent": codes.get((a.details or {}).get("staff_id"))}
-            for a in db.session.scalars(select(AuditLog).where(AuditLog.target == f"bonus_run:{run_id}")
-                                        .order_by(AuditLog.id))]
+    rows = list(db.session.scalars(select(AuditLog).where(AuditLog.target == f"bonus_run:{run_id}")
+                                   .order_by(AuditLog.id)))
+    people = _people({a.actor_id for a in rows} | {(a.details or {}).get("staff_id") for a in rows})
+    return [{"at": a.at, "action": a.action, "actor": people.get(a.actor_id, (None,))[0],
+             "details": a.details or {}, "agent": people.get((a.details or {}).get("staff_id"), (None, None))[1]}
+            for a in rows]
 
 
 
@@ -645,7 +657,7 @@ def run_page(run: BonusRun) -> dict:
                                     .order_by(BonusLine.employee_code)))
     sums = {k: sum(getattr(ln, k) for ln in lines)
             for k in ("team_share", "rank_reward", "competition", "adjustments", "total", "carried")}
-    names = dict(db.session.execute(select(Staff.id, Staff.name)).all())
+    who = _who(run)
     refs = db.session.execute(
         select(BonusAdjustment.ref_run_id, BonusAdjustment.ref_month, BonusAdjustment.kind,
                func.count(), func.sum(BonusAdjustment.amount))
@@ -656,5 +668,4 @@ def run_page(run: BonusRun) -> dict:
             "eligible": sum(1 for ln in lines if ln.eligible),
             "corrections": [{"ref_run": r, "ref_period": Period.of_key(m).label, "kind": k, "lines": n,
                              "amount": int(a or 0)} for r, m, k, n, a in refs],
-            "created_by": names.get(run.created_by), "approved_by": names.get(run.approved_by),
-            "exported_by": names.get(run.exported_by)}
+            **who}
