@@ -72,6 +72,7 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from .accounts.views import bp as accounts_bp
+    from .audit.views import bp as audit_bp
     from .bonuses.views import bp as bonuses_bp
     from .api import bp as api_bp
     from .campaigns.views import bp as campaigns_bp
@@ -96,6 +97,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(reports_bp)
     app.register_blueprint(bonuses_bp)
     app.register_blueprint(privacy_bp)
+    app.register_blueprint(audit_bp)
     # The API authenticates with bearer tokens, never cookies, so CSRF does not apply.
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)

@@ -543,7 +543,11 @@ def reset_queue(url: str, audit0: int) -> None:
         # What the calls wrote, and the scores derived from them.
         conn.execute("TRUNCATE outcomes, messages, contacts, conversions, score_days, score_items, score_dirty")
         conn.execute("DELETE FROM jobs WHERE kind = 'outbox_dispatch'")
+        # The audit log refuses DELETE (an append-only trigger); the benchmark owns
+        # this database and lifts the guard just for its reset.
+        conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
         conn.execute("DELETE FROM audit_log WHERE id > %s", (audit0,))
+        conn.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
         conn.execute(f"UPDATE campaign_items ci SET ({cols}) = ({scols}) FROM bench_items0 s "
                      f"WHERE s.id = ci.id AND ({', '.join('ci.' + c for c in ITEM_STATE)}) "
                      f"IS DISTINCT FROM ({scols})")

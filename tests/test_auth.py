@@ -1,4 +1,5 @@
 """Sign-in, revocable server-side sessions, CSRF, role checks and API tokens."""
+import pytest
 from sqlalchemy import select
 
 from campaign.accounts.models import UserSession
@@ -140,11 +141,11 @@ def test_cli_token_create_and_set_password(runner, make_staff, client):
     assert out.exit_code == 0 and out.output.strip().startswith("wb_")
     assert runner.invoke(args=["token", "create", "NOBODY"]).exit_code != 0
     out = runner.invoke(args=["user", "set-password", staff.employee_code, "--password", "short"])
-    assert out.exit_code != 0 and "at least 8" in out.output
-    out = runner.invoke(args=["user", "set-password", staff.employee_code, "--password", "a-long-password"])
+    assert out.exit_code != 0 and "at least 12" in out.output
+    out = runner.invoke(args=["user", "set-password", staff.employee_code, "--password", "a-long-p4ssword-here"])
     assert out.exit_code == 0, out.output
     page = client.get("/login").get_data(as_text=True)
-    resp = client.post("/login", data={"login": staff.email, "password": "a-long-password",
+    resp = client.post("/login", data={"login": staff.email, "password": "a-long-p4ssword-here",
                                        "csrf_token": csrf_from(page)})
     assert resp.status_code == 302
 
@@ -193,3 +194,56 @@ def test_a_session_expires_after_a_shift_idle_and_a_week_in_any_case(app, client
     app.config["WINBACK_NOW"] = "2030-01-01T00:00:00+00:00"  # a pinned clock years ahead changes nothing
     login_as(staff)
     assert client.get("/account").status_code == 200
+
+
+@pytest.mark.parametrize("password, reason", [
+    ("short one", "at least 12"),
+    ("password1234", "common"),
+    ("qwertyuiop12", "common"),
+    ("aaaaaaaaaaaaaaaa", "repeat"),
+    ("P01-Pat Kowalski", "guess"),  # the person's own code and name
+    ("x" * 129, "at most 128"),
+    ("tab\there is bad!", "printable"),
+])
+def test_the_password_policy_refuses_short_common_and_personal_passwords(app, make_staff, password, reason):
+    from campaign.accounts import services
+    from campaign.core.errors import ValidationError
+    staff = make_staff("P01", name="Pat Kowalski")
+    with app.app_context():
+        before = staff.password_hash
+        with pytest.raises(ValidationError) as err:
+            services.set_password(db.session.merge(staff), password, actor_id=None)
+        assert reason in err.value.message.lower() or reason in str(err.value.details).lower()
+        db.session.rollback()
+        assert db.session.get(type(staff), staff.id).password_hash == before
+
+
+@pytest.mark.parametrize("password", [
+    "correct horse battery",        # a few words
+    "zażółć gęślą jaźń mocno",      # Polish with diacritics, 23 characters
+    "очень длинный пароль",         # Cyrillic passphrase
+    "Tr0ub4dor&3x-staple",
+])
+def test_the_password_policy_accepts_passphrases_in_any_script(app, make_staff, password):
+    from campaign.accounts import services
+    staff = make_staff("P02")
+    with app.app_context():
+        services.set_password(db.session.merge(staff), password, actor_id=None)
+        db.session.commit()
+        assert services.authenticate("P02", password) is not None
+
+
+def test_changing_to_a_weak_password_on_the_account_page_says_why_and_keeps_the_old(
+        client, make_staff, login_as):
+    staff = make_staff("P03")
+    login_as(staff)
+    page = client.get("/account").get_data(as_text=True)
+    assert "At least 12 characters" in page
+    resp = client.post("/account/password", data={
+        "current": TEST_PASSWORD, "new": "password1234", "csrf_token": csrf_from(page)},
+        follow_redirects=True)
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "New password:" in body and "common" in body
+    assert client.get("/account").status_code == 200  # still signed in, old password kept
+    from campaign.accounts import services
+    assert services.authenticate("P03", TEST_PASSWORD) is not None

@@ -10,4 +10,6 @@ class LoginForm(FlaskForm):
 
 class PasswordForm(FlaskForm):
     current = PasswordField("Current password", validators=[DataRequired()])
-    new = PasswordField("New password", validators=[DataRequired(), Length(min=8, max=200)])
+    new = PasswordField("New password", validators=[DataRequired(), Length(max=512)],
+                        description="At least 12 characters. A few unrelated words make a strong, "
+                                    "memorable password; no symbols are required.")

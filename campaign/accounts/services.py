@@ -14,10 +14,10 @@ from sqlalchemy.orm import joinedload
 from ..core import audit, clock
 from ..core.errors import NotFound, ValidationError
 from ..extensions import db
+from . import passwords
 from .models import ApiToken, Staff, UserSession
 
 _hasher = PasswordHasher()
-MIN_PASSWORD = 8
 TOKEN_PREFIX = "wb_"
 
 
@@ -25,9 +25,14 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def set_password(staff: Staff, password: str, *, actor_id: int | None) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise ValidationError(f"password must have at least {MIN_PASSWORD} characters")
+def set_password(staff: Staff, password: str, *, actor_id: int | None, policy: bool = True) -> None:
+    """Set a new password (the policy of ``passwords`` unless ``policy`` is off:
+    only the demo turns it off, for the published demo password)."""
+    if policy:
+        found = passwords.problems(password, personal=passwords.personal_words(staff))
+        if found:
+            raise ValidationError("password: " + "; ".join(found),
+                                  details=[{"field": "password", "message": m} for m in found])
     staff.password_hash = hash_password(password)
     # A new password signs out every browser of that person.
     revoke_sessions_of(staff.id)
@@ -65,7 +70,14 @@ def open_session(staff: Staff, *, user_agent: str | None, ip: str | None) -> Use
                       last_seen_at=now, user_agent=(user_agent or "")[:300], ip=ip)
     db.session.add(row)
     db.session.flush()
+    audit.record("session.sign_in", actor_id=staff.id, target=f"staff:{staff.employee_code}", ip=ip)
     return row
+
+
+def record_failed_sign_in(login: str, *, ip: str | None) -> None:
+    """A refused sign-in, for the audit log (ASVS V7.2.1). The login is kept as
+    typed (cut short), the password never."""
+    audit.record("session.sign_in_failed", actor_id=None, target=f"login:{(login or '').strip()[:80]}", ip=ip)
 
 
 def live_session(session_id: str) -> UserSession | None:

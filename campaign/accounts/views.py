@@ -7,7 +7,7 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ..core.errors import NotFound
+from ..core.errors import NotFound, ValidationError
 from ..extensions import db, limiter
 from . import services
 from .auth import public, roles_required
@@ -62,6 +62,8 @@ def login():
         staff = services.authenticate(form.login.data, form.password.data)
         if staff is None:
             error = "That e-mail/code and password do not match an active account."
+            services.record_failed_sign_in(form.login.data, ip=request.remote_addr)
+            db.session.commit()
         else:
             row = services.open_session(staff, user_agent=request.headers.get("User-Agent"),
                                         ip=request.remote_addr)
@@ -119,7 +121,13 @@ def change_password():
         if services.authenticate(current_user.employee_code, form.current.data) is None:
             flash("The current password is not right.", "error")
         else:
-            services.set_password(current_user, form.new.data, actor_id=current_user.id)
+            try:
+                services.set_password(current_user, form.new.data, actor_id=current_user.id)
+            except ValidationError as exc:
+                db.session.rollback()
+                for problem in exc.details:
+                    flash(f"New password: {problem['message']}", "error")
+                return redirect(url_for("accounts.account"))
             db.session.commit()
             logout_user()
             flash("Password changed. Sign in again with the new one.")

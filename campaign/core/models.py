@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import DDL, JSON, ForeignKey, Index, LargeBinary, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -62,3 +62,26 @@ class AuditLog(db.Model):
     action: Mapped[str] = mapped_column(String(60))
     target: Mapped[str | None] = mapped_column(String(200))
     details: Mapped[dict | None] = mapped_column(JSON)
+
+
+# The audit log is append-only in the database too (PostgreSQL): UPDATE and
+# DELETE raise, whoever sends them. The one lawful edit, a privacy erasure
+# taking an erased client's data out of entries about them, first sets
+# ``winback.audit_scrub`` for its own transaction (privacy.services). TRUNCATE
+# is left to operators. The same SQL is in migration 3f2a9c1d7e55; this
+# listener gives it to schemas made with create_all (the tests).
+AUDIT_APPEND_ONLY_SQL = """
+CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' AND current_setting('winback.audit_scrub', true) = 'on' THEN
+    RETURN NEW;
+  END IF;
+  RAISE EXCEPTION USING MESSAGE = 'the audit log is append-only: ' || TG_OP || ' refused',
+    ERRCODE = 'insufficient_privilege';
+END
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+  FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+"""
+event.listen(AuditLog.__table__, "after_create",
+             DDL(AUDIT_APPEND_ONLY_SQL).execute_if(dialect="postgresql"))
