@@ -96,19 +96,22 @@ def segments_command(as_of, store):
 def worker_command(burst, ticker):
     """Run an RQ worker on all of the app's queues (needs REDIS_URL)."""
     from redis import Redis
-    from rq import SimpleWorker
 
     from .core.jobs import QUEUES
+    from .core.worker import WinbackWorker
     url = current_app.config.get("REDIS_URL")
     if not url:
         raise click.ClickException("the worker needs REDIS_URL; without it jobs run inside the web "
                                    "process (embedded queue)")
     conn = Redis.from_url(url)
-    # SimpleWorker runs jobs in this process, inside this app context, so a job
-    # uses the same configuration and connection pool as the CLI gave it.
+    # A SimpleWorker runs jobs in this process, inside this app context, so a job
+    # uses the same configuration and connection pool as the CLI gave it; Winback's
+    # adds job leases, so a job whose worker died runs again at once (core/worker.py).
+    app = current_app._get_current_object()
     if ticker and not burst:
-        start_ticker(current_app._get_current_object())
-    SimpleWorker(list(QUEUES), connection=conn).work(burst=burst, with_scheduler=True)
+        start_ticker(app)
+    WinbackWorker(list(QUEUES), connection=conn, app=app,
+                  heartbeat_seconds=app.config["WORKER_HEARTBEAT_SECONDS"]).work(burst=burst, with_scheduler=True)
 
 
 @click.command("serve")
@@ -231,6 +234,33 @@ def user_set_password(employee_code, password):
         raise click.ClickException(exc.message)
     db.session.commit()
     click.echo(f"password set for {staff.employee_code} ({staff.name})")
+
+
+@user_group.command("deactivate")
+@click.argument("employee_code")
+def user_deactivate(employee_code):
+    """Stop a person signing in: their browsers are signed out and their API tokens refused."""
+    _user_active(employee_code, False)
+
+
+@user_group.command("activate")
+@click.argument("employee_code")
+def user_activate(employee_code):
+    """Let a deactivated person sign in again."""
+    _user_active(employee_code, True)
+
+
+def _user_active(employee_code: str, active: bool) -> None:
+    from .accounts import services
+    from .core.errors import AppError
+    try:
+        staff = services.staff_by_code(employee_code)
+        changed = services.set_active(staff, active, actor_id=None)
+    except AppError as exc:
+        raise click.ClickException(exc.message)
+    db.session.commit()
+    state = "active" if active else "deactivated"
+    click.echo(f"{staff.employee_code} ({staff.name}) {'is now' if changed else 'was already'} {state}")
 
 
 scores_group = AppGroup("scores", help="Conversions and leaderboard roll-ups.")

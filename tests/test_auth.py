@@ -247,3 +247,55 @@ def test_changing_to_a_weak_password_on_the_account_page_says_why_and_keeps_the_
     assert client.get("/account").status_code == 200  # still signed in, old password kept
     from campaign.accounts import services
     assert services.authenticate("P03", TEST_PASSWORD) is not None
+
+
+def test_an_admin_deactivates_a_person_who_is_signed_out_at_once_and_loses_api_access(
+        app, client, make_staff, login_as, token_for, runner):
+    """ASVS V3.3: disabling an account ends its sessions on the server; its
+    tokens stop working too; the admin cannot lock themselves out."""
+    from campaign.accounts.models import Staff
+    admin, agent = make_staff("ADM9", roles=("admin",)), make_staff("A09", roles=("agent",), name="Ola Lis")
+    headers = token_for(agent)
+    victim = app.test_client()
+    page = victim.get("/login").get_data(as_text=True)
+    victim.post("/login", data={"login": "A09", "password": TEST_PASSWORD, "csrf_token": csrf_from(page)})
+    assert victim.get("/account").status_code == 200
+    assert client.get("/api/v1/queue", headers=headers).status_code != 401
+
+    login_as(admin)
+    page = client.get("/admin/users").get_data(as_text=True)
+    assert "Deactivate Ola Lis?" in page
+    resp = client.post(f"/admin/users/{agent.id}/active", data={"active": "0", "csrf_token": csrf_from(page)},
+                       follow_redirects=True)
+    assert "is deactivated" in resp.get_data(as_text=True)
+    assert victim.get("/account").status_code == 302  # signed out at its next request
+    assert client.get("/api/v1/queue", headers=headers).status_code == 401
+    page = victim.get("/login").get_data(as_text=True)
+    assert victim.post("/login", data={"login": "A09", "password": TEST_PASSWORD,
+                                       "csrf_token": csrf_from(page)}).status_code == 401
+    # Bad values and self-deactivation are refused with a reason, changing nothing.
+    page = client.get("/admin/users").get_data(as_text=True)
+    body = client.post(f"/admin/users/{agent.id}/active", data={"active": "maybe", "csrf_token": csrf_from(page)},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Choose to activate or deactivate." in body
+    body = client.post(f"/admin/users/{admin.id}/active", data={"active": "0", "csrf_token": csrf_from(page)},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "you cannot deactivate yourself" in body
+    assert client.post("/admin/users/999999/active", data={"active": "0", "csrf_token": csrf_from(page)}
+                       ).status_code == 404
+    with app.app_context():
+        assert db.session.get(Staff, admin.id).active and not db.session.get(Staff, agent.id).active
+    # The CLI reactivates; the person signs in again.
+    out = runner.invoke(args=["user", "activate", "A09"])
+    assert out.exit_code == 0 and "is now active" in out.output
+    assert runner.invoke(args=["user", "activate", "A09"]).output.strip().endswith("was already active")
+    page = victim.get("/login").get_data(as_text=True)
+    assert victim.post("/login", data={"login": "A09", "password": TEST_PASSWORD,
+                                       "csrf_token": csrf_from(page)}).status_code == 302
+    out = runner.invoke(args=["user", "deactivate", "NOBODY"])
+    assert out.exit_code != 0 and "no staff member" in out.output
+    with app.app_context():
+        from campaign.core.models import AuditLog
+        actions = [a for (a,) in db.session.execute(db.select(AuditLog.action).where(
+            AuditLog.action.in_(("user.activate", "user.deactivate"))).order_by(AuditLog.id))]
+        assert actions == ["user.deactivate", "user.activate"]

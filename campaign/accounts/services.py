@@ -11,8 +11,8 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
-from ..core import audit, clock
-from ..core.errors import NotFound, ValidationError
+from ..core import audit, clock, i18n
+from ..core.errors import Conflict, NotFound, ValidationError
 from ..extensions import db
 from . import passwords
 from .models import ApiToken, Staff, UserSession
@@ -37,6 +37,17 @@ def set_password(staff: Staff, password: str, *, actor_id: int | None, policy: b
     # A new password signs out every browser of that person.
     revoke_sessions_of(staff.id)
     audit.record("user.set_password", actor_id=actor_id, target=f"staff:{staff.employee_code}")
+
+
+def set_ui_language(staff: Staff, code: str | None, *, actor_id: int | None) -> None:
+    """The language of the person's pages; None follows the browser. Only a
+    language with a catalogue (``core.i18n.LANGUAGES``) is accepted."""
+    if code is not None and code not in i18n.LANGUAGES:
+        raise ValidationError(f"ui_language: {code!r} is not one of {', '.join(i18n.LANGUAGES)}",
+                              details=[{"field": "ui_language", "message": "not a supported language"}])
+    staff.ui_language = code
+    audit.record("user.set_ui_language", actor_id=actor_id, target=f"staff:{staff.employee_code}",
+                 ui_language=code)
 
 
 def authenticate(login: str, password: str) -> Staff | None:
@@ -146,6 +157,24 @@ def revoke_token(token_id: int, *, actor_id: int | None) -> None:
         audit.record("token.revoke", actor_id=actor_id, target=f"staff_id:{row.staff_id}",
                      prefix=row.prefix)
     db.session.flush()
+
+
+def set_active(staff: Staff, active: bool, *, actor_id: int | None) -> bool:
+    """Let a person sign in again, or stop them: deactivating signs out every
+    browser at once (their next request is refused) and their API tokens stop
+    working. Nobody deactivates themselves (an admin could lock everyone out).
+    Returns whether anything changed."""
+    if not active and actor_id is not None and staff.id == actor_id:
+        raise Conflict("you cannot deactivate yourself: ask another admin")
+    if staff.active == active:
+        return False
+    staff.active = active
+    if not active:
+        revoke_sessions_of(staff.id)
+    audit.record("user.activate" if active else "user.deactivate", actor_id=actor_id,
+                 target=f"staff:{staff.employee_code}")
+    db.session.flush()
+    return True
 
 
 def staff_by_code(code: str) -> Staff:

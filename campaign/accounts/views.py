@@ -2,16 +2,18 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ..core.errors import NotFound, ValidationError
+from ..core import i18n
+from ..core.errors import Conflict, NotFound, ValidationError
 from ..extensions import db, limiter
 from . import services
 from .auth import public, roles_required
-from .forms import LoginForm, PasswordForm
+from .forms import LanguageForm, LoginForm, PasswordForm
 from .models import ApiToken, Staff, UserSession
 
 bp = Blueprint("accounts", __name__)
@@ -50,18 +52,19 @@ def _failed(response) -> bool:
 @public
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_ACCOUNT"], key_func=_login_key, methods=["POST"],
                deduct_when=_failed, scope="login-account",
-               error_message="Too many failed sign-ins for this account. Wait 15 minutes and try again, "
-                             "or ask an admin to set a new password.")
+               error_message=lambda: gettext("Too many failed sign-ins for this account. Wait 15 minutes and "
+                                             "try again, or ask an admin to set a new password."))
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_ADDRESS"], methods=["POST"], deduct_when=_failed,
                scope="login-address",
-               error_message="Too many failed sign-ins from this network. Wait 15 minutes and try again.")
+               error_message=lambda: gettext("Too many failed sign-ins from this network. Wait 15 minutes "
+                                             "and try again."))
 def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
         staff = services.authenticate(form.login.data, form.password.data)
         if staff is None:
-            error = "That e-mail/code and password do not match an active account."
+            error = gettext("That e-mail/code and password do not match an active account.")
             services.record_failed_sign_in(form.login.data, ip=request.remote_addr)
             db.session.commit()
         else:
@@ -85,7 +88,7 @@ def logout():
     services.revoke_session(current_user.get_id(), actor_id=current_user.id)
     db.session.commit()
     logout_user()
-    flash("You are signed out.")
+    flash(gettext("You are signed out."))
     return redirect(url_for("accounts.login"))
 
 
@@ -95,7 +98,47 @@ def account():
     sessions = db.session.scalars(select(UserSession).where(
         UserSession.staff_id == current_user.id, UserSession.revoked_at.is_(None))
         .order_by(UserSession.last_seen_at.desc())).all()
-    return render_template("accounts/account.html", sessions=sessions, form=PasswordForm())
+    return render_template("accounts/account.html", sessions=sessions, form=PasswordForm(),
+                           language_form=LanguageForm(ui_language=current_user.ui_language or ""))
+
+
+def _same_site(target: str | None) -> str | None:
+    """``target`` if it is a same-site relative path (no open redirect), else None."""
+    if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+        return None
+    return target
+
+
+@bp.post("/account/language")
+@roles_required(*ANY_ROLE)
+def set_language():
+    form = LanguageForm()
+    if form.validate_on_submit():
+        services.set_ui_language(current_user, form.ui_language.data or None, actor_id=current_user.id)
+        db.session.commit()
+        # Said in the language just chosen (the user loaded for this request has it already).
+        flash(gettext("Language saved."), "success")
+    else:
+        for errors in form.errors.values():
+            flash(" ".join(str(e) for e in errors), "error")
+    return redirect(url_for("accounts.account"))
+
+
+@bp.get("/language/<code>")
+@public
+def choose_language(code):
+    """Before signing in: remember the chosen language in a cookie (a signed-in
+    person's own choice on *My account* still wins). Only for this browser."""
+    target = _same_site(request.args.get("next")) or url_for("accounts.login")
+    resp = redirect(target)
+    lang = i18n.supported(code)
+    if lang is None:
+        flash(gettext("Choose one of the languages in the list (English, Japanese, Chinese, "
+                      "Russian or Polish)."), "error")
+        return resp
+    resp.set_cookie(i18n.COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+                    secure=request.is_secure)
+    return resp
 
 
 @bp.post("/account/sessions/<session_id>/revoke")
@@ -106,7 +149,7 @@ def revoke_own_session(session_id):
         raise NotFound("no such session")
     services.revoke_session(session_id, actor_id=current_user.id)
     db.session.commit()
-    flash("That session is signed out.")
+    flash(gettext("That session is signed out."))
     if session_id == current_user.get_id():
         logout_user()
         return redirect(url_for("accounts.login"))
@@ -119,18 +162,18 @@ def change_password():
     form = PasswordForm()
     if form.validate_on_submit():
         if services.authenticate(current_user.employee_code, form.current.data) is None:
-            flash("The current password is not right.", "error")
+            flash(gettext("The current password is not right."), "error")
         else:
             try:
                 services.set_password(current_user, form.new.data, actor_id=current_user.id)
             except ValidationError as exc:
                 db.session.rollback()
                 for problem in exc.details:
-                    flash(f"New password: {problem['message']}", "error")
+                    flash(gettext("New password: %(problem)s", problem=problem['message']), "error")
                 return redirect(url_for("accounts.account"))
             db.session.commit()
             logout_user()
-            flash("Password changed. Sign in again with the new one.")
+            flash(gettext("Password changed. Sign in again with the new one."))
             return redirect(url_for("accounts.login"))
     else:
         for field, errors in form.errors.items():
@@ -154,12 +197,35 @@ def users():
                            sessions=sessions, names=names)
 
 
+@bp.post("/admin/users/<int:staff_id>/active")
+@roles_required("admin")
+def set_active(staff_id):
+    staff = db.session.get(Staff, staff_id) or abort(404)
+    wanted = request.form.get("active")
+    if wanted not in ("0", "1"):
+        flash(gettext("Choose to activate or deactivate."), "error")
+        return redirect(url_for("accounts.users"))
+    try:
+        changed = services.set_active(staff, wanted == "1", actor_id=current_user.id)
+    except Conflict as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("accounts.users"))
+    db.session.commit()
+    if changed:
+        flash(gettext("%(name)s (%(code)s) can sign in again.", name=staff.name, code=staff.employee_code)
+              if staff.active else
+              gettext("%(name)s (%(code)s) is deactivated: signed out everywhere, API tokens refused.",
+                      name=staff.name, code=staff.employee_code))
+    return redirect(url_for("accounts.users"))
+
+
 @bp.post("/admin/sessions/<session_id>/revoke")
 @roles_required("admin")
 def revoke_session(session_id):
     services.revoke_session(session_id, actor_id=current_user.id)
     db.session.commit()
-    flash("Session revoked; that browser is signed out.")
+    flash(gettext("Session revoked; that browser is signed out."))
     return redirect(url_for("accounts.users"))
 
 
@@ -168,5 +234,5 @@ def revoke_session(session_id):
 def revoke_token(token_id):
     services.revoke_token(token_id, actor_id=current_user.id)
     db.session.commit()
-    flash("Token revoked.")
+    flash(gettext("Token revoked."))
     return redirect(url_for("accounts.users"))
