@@ -33,8 +33,8 @@ def create_app(config: dict | None = None) -> Flask:
 def _init_extensions(app: Flask) -> None:
     from sqlalchemy import event
 
-    from .core import jobs
-    from .extensions import csrf, db, limiter, login_manager, migrate
+    from .core import i18n, jobs
+    from .extensions import babel, csrf, db, limiter, login_manager, migrate
 
     engine_options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
@@ -64,6 +64,13 @@ def _init_extensions(app: Flask) -> None:
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
+    # Flask-Login flashes this when a page needs a sign-in; translated when shown.
+    login_manager.login_message = i18n.N_("Please log in to access this page.")
+    login_manager.localize_callback = i18n.gettext
+    # Catalogues in campaign/translations (compiled to .mo by i18n.compile_catalogues).
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(ROOT / "campaign" / "translations"))
+    i18n.compile_catalogues(ROOT / "campaign" / "translations")
+    babel.init_app(app, default_locale=i18n.DEFAULT, locale_selector=i18n.select_locale)
     login_manager.session_protection = None  # the server-side session row is the protection
     jobs.init_app(app)
     # Make every model known to SQLAlchemy/Alembic.

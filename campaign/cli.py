@@ -236,6 +236,22 @@ def user_set_password(employee_code, password):
     click.echo(f"password set for {staff.employee_code} ({staff.name})")
 
 
+@user_group.command("set-language")
+@click.argument("employee_code")
+@click.argument("language")
+def user_set_language(employee_code, language):
+    """Set the language of a person's pages (en, ja, zh, ru, pl; "browser" to follow the browser)."""
+    from .accounts import services
+    from .core.errors import AppError
+    try:
+        staff = services.staff_by_code(employee_code)
+        services.set_ui_language(staff, None if language == "browser" else language, actor_id=None)
+    except AppError as exc:
+        raise click.ClickException(exc.message)
+    db.session.commit()
+    click.echo(f"page language of {staff.employee_code} ({staff.name}): {staff.ui_language or 'browser'}")
+
+
 @user_group.command("deactivate")
 @click.argument("employee_code")
 def user_deactivate(employee_code):

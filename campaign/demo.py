@@ -38,6 +38,7 @@ from .campaigns import services as campaigns
 from .campaigns.models import Campaign
 from .clients.models import Client
 from .core import clock
+from .core.i18n import LANGUAGES
 from .extensions import db
 from .imports import services as imports
 
@@ -86,6 +87,7 @@ def load(clients: int = 3000, seed: int = 7, echo: Callable[[str], object] = pri
             for r in summary["rejects"][:5]:
                 echo(f"  line {r['line']}, {r['column'] or '-'}: {r['reason']}")
     people = _give_demo_passwords(gen.DEMO_LOGINS)
+    _give_demo_languages(people)
     db.session.commit()
     for line in _demo_campaigns():
         echo(line)
@@ -253,6 +255,17 @@ def _give_demo_passwords(codes) -> list:
         people.append(staff)
     db.session.flush()
     return people
+
+
+def _give_demo_languages(people) -> None:
+    """Each demo person reads pages in a language they speak, so the demo logins
+    cover every page language (M-JP01 ja, M-PL01 pl, A-RU01 ru, A-CN01 zh,
+    ADM-01 en …). A choice already made on *My account* is kept."""
+    for staff in people:
+        if staff.ui_language is None:
+            spoken = [lang for lang in staff.languages if lang in LANGUAGES]
+            staff.ui_language = next((lang for lang in spoken if lang != "en"), "en")
+    db.session.flush()
 
 
 def _report(people) -> str:

@@ -1,4 +1,5 @@
 """Unbound extensions; ``create_app`` binds them."""
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -24,3 +25,5 @@ csrf = CSRFProtect()
 # Sign-in throttling; storage is Redis with REDIS_URL (shared by every web
 # process), memory on the embedded default (one process).
 limiter = Limiter(key_func=get_remote_address)
+# Page languages (campaign/core/i18n.py chooses the locale; docs/i18n.md).
+babel = Babel()

@@ -11,6 +11,11 @@
     return false;
   }
 
+  // Texts come from the page (data-t-* attributes, translated there); {name} is filled in here.
+  function fill(text, values) {
+    return (text || '').replace(/\{(\w+)\}/g, function (m, k) { return values[k] !== undefined ? values[k] : m; });
+  }
+
   document.addEventListener('DOMContentLoaded', function () {
     // ---- my rank this month, fetched after the page is up (it never slows the next client)
     var rank = document.getElementById('my-rank');
@@ -18,7 +23,7 @@
       fetch(rank.getAttribute('data-src'), {credentials: 'same-origin'})
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (me) {
-          if (me && me.rank) { rank.textContent = 'my rank #' + me.rank + ' of ' + me.of + ' · ' + me.conversions + ' back this month'; }
+          if (me && me.rank) { rank.textContent = fill(rank.getAttribute('data-t-rank'), me); }
         }).catch(function () {});
     }
     var nextForm = document.getElementById('next-form');
@@ -29,12 +34,13 @@
     var steps = Array.prototype.slice.call(document.querySelectorAll('.script .step'));
     var history = [];
     var counter = document.getElementById('step-count');
+    var scriptCard = document.querySelector('.script');
     function show(key) {
       var found = false;
       steps.forEach(function (s, i) {
         var on = s.getAttribute('data-key') === key;
         s.hidden = !on;
-        if (on) { found = true; if (counter) counter.textContent = '· step ' + (i + 1) + ' of ' + steps.length; }
+        if (on) { found = true; if (counter) counter.textContent = fill(scriptCard.getAttribute('data-t-step'), {n: i + 1, total: steps.length}); }
       });
       return found;
     }
@@ -62,7 +68,7 @@
       if (!dd || !remedy) return;
       remedy.hidden = false;
       remedy.textContent = '';
-      var b = document.createElement('b'); b.textContent = 'Remedy for “' + (dt ? dt.textContent : code) + '”: ';
+      var b = document.createElement('b'); b.textContent = fill(scriptCard.getAttribute('data-t-remedy'), {reason: dt ? dt.textContent : code});
       remedy.appendChild(b);
       remedy.appendChild(document.createTextNode(dd.textContent));
       var offer = dd.getAttribute('data-offer');
@@ -122,9 +128,9 @@
       var base = timer.textContent;
       var tick = function () {
         var left = Math.round((until - Date.now()) / 1000);
-        if (left <= 0) { timer.textContent = 'This claim has expired: the client is back in your queue. Saving still works unless another tab took them.'; timer.classList.add('bad'); return; }
+        if (left <= 0) { timer.textContent = timer.getAttribute('data-t-expired'); timer.classList.add('bad'); return; }
         var m = Math.floor(left / 60), s = left % 60;
-        timer.textContent = 'Returns to the queue in ' + m + ':' + (s < 10 ? '0' : '') + s + '. ' + base;
+        timer.textContent = fill(timer.getAttribute('data-t-left'), {time: m + ':' + (s < 10 ? '0' : '') + s}) + ' ' + base;
         setTimeout(tick, 1000);
       };
       tick();

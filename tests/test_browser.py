@@ -43,6 +43,11 @@ def live_server(tmp_path_factory):
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
     subprocess.run(flask + ["db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     subprocess.run(flask + ["demo", "--clients", "300"], cwd=ROOT, env=env, check=True, capture_output=True)
+    # The demo people read their pages in their own languages; these journeys
+    # check English words, so the people they sign in as choose English.
+    for code in ("M-PL01", "A-JP01", "P-PL01"):
+        subprocess.run(flask + ["user", "set-language", code, "en"], cwd=ROOT, env=env, check=True,
+                       capture_output=True)
     port = _free_port()
     log = (folder / "server.log").open("w")
     proc = subprocess.Popen(flask + ["serve", "--port", str(port)], cwd=ROOT, env=env,

@@ -101,17 +101,22 @@ def card(client_id: int, *, value_class: str | None = None, timezone: str | None
     }
 
 
-def warnings(card_: dict) -> list[str]:
-    """What must stand out on the card (SCREENS.md): complaints, no-shows, notes."""
+def _english(text: str, **values) -> str:
+    return text % values if values else text
+
+
+def warnings(card_: dict, _=_english) -> list[str]:
+    """What must stand out on the card (SCREENS.md): complaints, no-shows, notes.
+    In English (the API's words); a page passes ``gettext`` as ``_``."""
     out = []
     if any(h["open_complaint"] for h in card_["contacts"]):
-        out.append("Open complaint: apologise first and listen.")
+        out.append(_("Open complaint: apologise first and listen."))
     elif any(h["disposition"] == "complaint" for h in card_["contacts"]):
-        out.append("Complained before.")
+        out.append(_("Complained before."))
     if card_["no_shows"]:
-        out.append(f"No-shows: {card_['no_shows']}.")
+        out.append(_("No-shows: %(n)s.", n=card_["no_shows"]))
     if not card_["consent_sms"]:
-        out.append("No SMS consent: no text follow-up.")
+        out.append(_("No SMS consent: no text follow-up."))
     return out
 
 
@@ -239,18 +244,21 @@ def workspace(claim, staff: Staff, now: datetime) -> dict:
     }
 
 
-def why_nothing(progress_rows: list[dict]) -> str:
-    """Why "next client" found nothing, in words, from the progress rows."""
+def why_nothing(progress_rows: list[dict], _=_english) -> str:
+    """Why "next client" found nothing, in words, from the progress rows (a page
+    passes ``gettext`` as ``_``)."""
     if not progress_rows:
-        return "You have no active campaign: a manager gives you a quota and launches one."
+        return _("You have no active campaign: a manager gives you a quota and launches one.")
     if all(p["open"] == 0 for p in progress_rows):
-        return "Your queue is empty: every client given to you has been called to the end."
+        return _("Your queue is empty: every client given to you has been called to the end.")
     if all(p["daily_cap"] is not None and p["calls_today"] >= p["daily_cap"] and not p["callbacks_due"]
            for p in progress_rows if p["open"]):
-        return "You have reached today's call cap. Promised callbacks still come when they are due."
+        return _("You have reached today's call cap. Promised callbacks still come when they are due.")
     if all(p["open"] == p["waiting"] + p["held"] for p in progress_rows):
         due = [p["next_due"] for p in progress_rows if p["next_due"]]
-        when = f" The next one is due at {min(due).strftime('%Y-%m-%d %H:%M')} UTC." if due else ""
-        return "Every client left is waiting for an agreed callback time or a retry delay." + when
-    return ("It is outside calling hours in your clients' store time zones (or your other tabs hold "
-            "the rest). Try again later.")
+        text = _("Every client left is waiting for an agreed callback time or a retry delay.")
+        if due:
+            text += " " + _("The next one is due at %(at)s UTC.", at=min(due).strftime("%Y-%m-%d %H:%M"))
+        return text
+    return _("It is outside calling hours in your clients' store time zones (or your other tabs hold "
+             "the rest). Try again later.")

@@ -11,14 +11,15 @@ from zoneinfo import ZoneInfo
 
 from ..campaigns.rules import OFFERS, REASON_CODES, InputErrors
 from .models import DISPOSITIONS
+from ..core.msgid import N_
 
 
 REASON_LABELS = {
-    "parking": "Hard to park or get there", "moved": "Moved house or job",
-    "service": "Service fell short", "technique": "Unhappy with the technician",
-    "mismatch": "What they want isn't what we offer", "pushy_sales": "Felt pressured to buy",
-    "price": "Found it cheaper elsewhere", "policy": "Employer or rules restrict it",
-    "personal": "Busy, health or family", "other": "Something else",
+    "parking": N_("Hard to park or get there"), "moved": N_("Moved house or job"),
+    "service": N_("Service fell short"), "technique": N_("Unhappy with the technician"),
+    "mismatch": N_("What they want isn't what we offer"), "pushy_sales": N_("Felt pressured to buy"),
+    "price": N_("Found it cheaper elsewhere"), "policy": N_("Employer or rules restrict it"),
+    "personal": N_("Busy, health or family"), "other": N_("Something else"),
 }
 
 # The keyboard digit of each disposition on the agent's screen (SCREENS.md).
@@ -29,10 +30,10 @@ DISPOSITION_KEYS = {
 }
 
 DISPOSITION_LABELS = {
-    "no_answer": "No answer", "busy": "Busy", "voicemail": "Voicemail", "wrong_number": "Wrong number",
-    "callback": "Call back at…", "booked": "Booked", "will_visit": "Will visit",
-    "not_interested": "Not interested", "do_not_contact": "Do not contact",
-    "moved_away": "Moved away", "complaint": "Complaint",
+    "no_answer": N_("No answer"), "busy": N_("Busy"), "voicemail": N_("Voicemail"), "wrong_number": N_("Wrong number"),
+    "callback": N_("Call back at…"), "booked": N_("Booked"), "will_visit": N_("Will visit"),
+    "not_interested": N_("Not interested"), "do_not_contact": N_("Do not contact"),
+    "moved_away": N_("Moved away"), "complaint": N_("Complaint"),
 }
 
 # Not reached: the call counts as an attempt; the item is retried until the last one.

@@ -10,12 +10,14 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from ..accounts.auth import roles_required
 from ..campaigns.rules import OFFERS
 from ..core import clock
-from ..core.errors import AppError, ValidationError
+from ..core.i18n import translated
+from ..core.errors import AppError, Forbidden, NotFound, ValidationError
 from ..extensions import db
 from . import queries, rules, services
 
@@ -40,10 +42,11 @@ def _render(ws: dict | None, now: datetime, *, form=None, errors=None, status: i
     if ws:
         tz = ws["client"]["store"]["timezone"]
         defaults = {"callback_at": _local_input(now, tz), "booked_at": _local_input(now, tz, days=2, hour=12)}
+        ws = {**ws, "warnings": queries.warnings(ws["client"], gettext)}  # the API's stay English
     return render_template(
         "calls/work.html", ws=ws, progress=progress, last=queries.last_outcome(current_user), campaign_id=campaign_id, form=form or {},
-        errors=errors or {}, defaults=defaults, dispositions=rules.DISPOSITION_LABELS,
-        keys=rules.DISPOSITION_KEYS, reasons=rules.REASON_LABELS, offers=OFFERS,
+        errors=errors or {}, defaults=defaults, dispositions=translated(rules.DISPOSITION_LABELS),
+        keys=rules.DISPOSITION_KEYS, reasons=translated(rules.REASON_LABELS), offers=translated(OFFERS),
         closing=rules.CLOSING), status
 
 
@@ -61,8 +64,8 @@ def _take_next(now: datetime):
     claim = services.claim_next(current_user, now, campaign_id=campaign_id)
     db.session.commit()
     if claim is None:
-        flash("Nothing to call right now. " + queries.why_nothing(queries.progress(current_user, now)),
-              "info")
+        flash(gettext("Nothing to call right now.") + " "
+              + queries.why_nothing(queries.progress(current_user, now), gettext), "info")
     return redirect(url_for("calls.work", campaign_id=campaign_id))
 
 
@@ -101,13 +104,18 @@ def log_outcome(item_id: int):
             return redirect(url_for("calls.work"))
         return _render(ws, now, form=request.form, errors=exc.details or {"disposition": exc.message},
                        status=422)
+    except (Forbidden, NotFound):
+        # Another agent's item (or none): 403/404 as on the API, not a redirect that looks like a retry.
+        db.session.rollback()
+        raise
     except AppError as exc:
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("calls.work"))
     db.session.commit()
-    label = rules.DISPOSITION_LABELS[outcome.disposition]
-    flash(f"Corrected: now {label}." if outcome.corrects_id else f"Saved: {label}.", "success")
+    label = gettext(rules.DISPOSITION_LABELS[outcome.disposition])
+    flash(gettext("Corrected: now %(label)s.", label=label) if outcome.corrects_id
+          else gettext("Saved: %(label)s.", label=label), "success")
     if request.form.get("then") == "next":
         return _take_next(now)
     return redirect(url_for("calls.work"))
@@ -123,7 +131,7 @@ def complaints():
     total, rows = queries.complaints(open_only=not show_all, page=page, per_page=PER_PAGE)
     pages = max(1, -(-total // PER_PAGE))
     return render_template("calls/complaints.html", rows=rows, total=total, page=page, pages=pages,
-                           show_all=show_all, reasons=rules.REASON_LABELS)
+                           show_all=show_all, reasons=translated(rules.REASON_LABELS))
 
 
 @bp.post("/complaints/<int:contact_id>/resolve")
@@ -136,7 +144,7 @@ def resolve_complaint(contact_id: int):
         flash(exc.message, "error")
         return redirect(url_for("calls.complaints"))
     db.session.commit()
-    flash("Complaint resolved.", "success")
+    flash(gettext("Complaint resolved."), "success")
     return redirect(url_for("calls.complaints"))
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, time
 
 from ..clients.rules import BUCKETS, TIERS, VALUE_CLASSES
+from ..core.msgid import N_
 
 # ------------------------------------------------------------------ the policy
 
@@ -26,16 +27,16 @@ REASONS = (
 )
 
 REASON_LABELS = {
-    "do_not_contact": "Do not contact",
-    "moved_away": "Moved away",
-    "no_call_consent": "No consent to calls",
-    "banned": "Banned (no-shows or a manager's ban)",
-    "no_phone": "No callable phone",
-    "never_visited": "Never visited (and did not ask to be contacted)",
-    "upcoming_booking": "Has an upcoming booking",
-    "in_other_campaign": "Already in another active campaign",
-    "cooldown": "Reached recently (cooldown)",
-    "contact_cap": "Lifetime contact cap reached",
+    "do_not_contact": N_("Do not contact"),
+    "moved_away": N_("Moved away"),
+    "no_call_consent": N_("No consent to calls"),
+    "banned": N_("Banned (no-shows or a manager's ban)"),
+    "no_phone": N_("No callable phone"),
+    "never_visited": N_("Never visited (and did not ask to be contacted)"),
+    "upcoming_booking": N_("Has an upcoming booking"),
+    "in_other_campaign": N_("Already in another active campaign"),
+    "cooldown": N_("Reached recently (cooldown)"),
+    "contact_cap": N_("Lifetime contact cap reached"),
 }
 
 
@@ -65,8 +66,8 @@ REASON_CODES = ("parking", "moved", "service", "technique", "mismatch", "pushy_s
 SERVICE_FAILURE_REASONS = ("service", "technique", "pushy_sales")
 
 POOL_REASON_LABELS = {
-    "no_agent_language": "No agent with quota speaks the client's language",
-    "quota_full": "Every agent who speaks the language has a full quota",
+    "no_agent_language": N_("No agent with quota speaks the client's language"),
+    "quota_full": N_("Every agent who speaks the language has a full quota"),
 }
 
 # ------------------------------------------------------------------ workflow
@@ -110,15 +111,15 @@ def holdout_hash(client_id: int, seed: int) -> int:
 # ------------------------------------------------------------------ settings
 
 OFFERS = {
-    "new_service": "A new service to try",
-    "renovation": "Come and see the renovated salon",
-    "new_staff": "Meet our new technicians",
-    "free_trial": "A free trial card to collect in store",
-    "talk_it_over": "A visit to talk over what went wrong",
-    "renewal_discount": "A renewal or package discount",
-    "bring_a_friend": "Bring a friend",
-    "holiday_greeting": "A holiday greeting with a small gift",
-    "free_redo": "A free re-do with another technician",
+    "new_service": N_("A new service to try"),
+    "renovation": N_("Come and see the renovated salon"),
+    "new_staff": N_("Meet our new technicians"),
+    "free_trial": N_("A free trial card to collect in store"),
+    "talk_it_over": N_("A visit to talk over what went wrong"),
+    "renewal_discount": N_("A renewal or package discount"),
+    "bring_a_friend": N_("Bring a friend"),
+    "holiday_greeting": N_("A holiday greeting with a small gift"),
+    "free_redo": N_("A free re-do with another technician"),
 }
 
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")

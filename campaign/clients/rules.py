@@ -18,14 +18,15 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from ..core.money import format_display
+from ..core.msgid import N_
 
 BUCKETS = ("active", "d1", "d2", "d3", "d3plus", "never")
 TIERS = ("regular", "one_time", "never")
 VALUE_CLASSES = ("A", "B", "C")
 FLAGS = ("overdue", "banned")
 
-TIER_LABELS = {"regular": "Regular (2+ visits)", "one_time": "One visit", "never": "Never visited"}
-VALUE_CLASS_LABELS = {"A": "A (top 20 %)", "B": "B (next 30 %)", "C": "C (the rest)"}
+TIER_LABELS = {"regular": N_("Regular (2+ visits)"), "one_time": N_("One visit"), "never": N_("Never visited")}
+VALUE_CLASS_LABELS = {"A": N_("A (top 20 %)"), "B": N_("B (next 30 %)"), "C": N_("C (the rest)")}
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

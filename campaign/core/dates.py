@@ -3,17 +3,24 @@ from __future__ import annotations
 
 from datetime import date
 
-_MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-              "October", "November", "December")
+from babel.core import UnknownLocaleError
+from babel.dates import format_date as _babel_date
+
+# Babel patterns per language, chosen to read as people of the language write a
+# date in a message ("8 May 2026", "08.05.2026", "2026年5月8日").
+_PATTERNS = {"en": ("en_GB", "d MMMM y"), "ja": ("ja", "long"), "zh": ("zh_Hans_CN", "long"),
+             "ru": ("ru", "dd.MM.y"), "pl": ("pl", "dd.MM.y"), "de": ("de", "dd.MM.y"),
+             "uk": ("uk", "dd.MM.y"), "cs": ("cs", "dd.MM.y")}
 
 
 def format_date(day: date, language: str) -> str:
-    """A date as people of the language write it (``zh-CN`` counts as ``zh``)."""
-    lang = language.split("-")[0]
-    if lang == "en":
-        return f"{day.day} {_MONTHS_EN[day.month - 1]} {day.year}"
-    if lang in ("ja", "zh"):
-        return f"{day.year}年{day.month}月{day.day}日"
-    if lang in ("ru", "pl", "de", "uk", "cs"):
-        return day.strftime("%d.%m.%Y")
-    return day.isoformat()
+    """A date as people of the language write it (``zh-CN`` counts as ``zh``);
+    ISO 8601 for a language without a pattern here."""
+    lang = language.replace("_", "-").split("-")[0].lower()
+    if lang not in _PATTERNS:
+        return day.isoformat()
+    locale, pattern = _PATTERNS[lang]
+    try:
+        return _babel_date(day, pattern, locale=locale)
+    except UnknownLocaleError:  # pragma: no cover - every locale above ships with Babel
+        return day.isoformat()
