@@ -229,7 +229,7 @@ def test_the_pot_is_up_to_date_with_the_sources(tmp_path):
 def test_every_catalogue_translates_every_entry(lang):
     pot = _read(_pot_path())
     po = _read(TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po", locale=lang)
-    forms = Locale.parse(lang).plural_form.tags and po.num_plurals
+    forms = po.num_plurals
     expected = {"ja": 1, "zh": 1, "ru": 3, "pl": 3}[lang]
     assert po.num_plurals == expected, f"{lang}: Plural-Forms header has {po.num_plurals} forms, not {expected}"
     missing, fuzzy, short = [], [], []
