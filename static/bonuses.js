@@ -6,5 +6,7 @@ document.addEventListener('click', function (ev) {
   var open = body.hasAttribute('hidden');
   if (open) { body.removeAttribute('hidden'); } else { body.setAttribute('hidden', ''); }
   btn.setAttribute('aria-expanded', open ? 'true' : 'false');
-  btn.textContent = open ? btn.textContent.replace(/^Show/, 'Hide') : btn.textContent.replace(/^Hide/, 'Show');
+  // The texts come from the page, in its language (data-t-show / data-t-hide).
+  var text = btn.getAttribute(open ? 'data-t-hide' : 'data-t-show');
+  if (text) { btn.textContent = text; }
 });

@@ -5,6 +5,12 @@
 (function () {
   'use strict';
 
+  // Texts come from the page (data-t-* attributes, translated there); {name} is filled in here.
+  var fill = function (text, values) {
+    return (text || '').replace(/\{(\w+)\}/g, function (m, k) { return values[k] !== undefined ? values[k] : m; });
+  };
+  var lang = document.documentElement.getAttribute('lang') || undefined;
+
   // ---------------------------------------------------------------- live counts
   var form = document.querySelector('form[data-live-counts]');
   var box = document.querySelector('[data-live-box]');
@@ -30,7 +36,7 @@
 
     var show = function (name, n) {
       var el = box.querySelector('[data-live="' + name + '"]');
-      if (el) { el.textContent = Number(n).toLocaleString(); }
+      if (el) { el.textContent = Number(n).toLocaleString(lang); }
     };
 
     var refresh = function () {
@@ -46,19 +52,20 @@
           box.classList.remove('stale');
           if (!r.ok) {
             box.classList.add('failed');
-            if (note) { note.textContent = (r.body && r.body.error && r.body.error.message) || 'Could not count.'; }
+            // The server's message names the field (it stays English, as the API's do).
+            if (note) { note.textContent = (r.body && r.body.error && r.body.error.message) || box.getAttribute('data-t-failed'); }
             return;
           }
           box.classList.remove('failed');
           show('targeted', r.body.targeted);
           show('eligible', r.body.eligible);
-          if (note) { note.textContent = 'For the filter as it is now; the holdout is drawn from the eligible clients.'; }
+          if (note) { note.textContent = box.getAttribute('data-t-counted'); }
         })
         .catch(function () {
           if (mine !== seq) { return; }
           box.classList.remove('stale');
           box.classList.add('failed');
-          if (note) { note.textContent = 'Could not reach the server to count; the preview will show the numbers.'; }
+          if (note) { note.textContent = box.getAttribute('data-t-offline'); }
         });
     };
 
@@ -95,7 +102,10 @@
           var pct = Math.round((s.progress || 0) * 100);
           if (fill) { fill.style.width = pct + '%'; }
           if (bar) { bar.setAttribute('aria-valuenow', String(pct)); }
-          if (label) { label.textContent = s.status === 'queued' ? 'Waiting for a worker to start…' : 'Placing clients… ' + pct + ' %'; }
+          if (label) {
+            label.textContent = s.status === 'queued' ? job.getAttribute('data-t-waiting')
+              : fill(job.getAttribute('data-t-placing'), {pct: pct});
+          }
           window.setTimeout(poll, 700);
         })
         .catch(function () { window.setTimeout(poll, 2000); });

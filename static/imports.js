@@ -1,5 +1,6 @@
 // Imports: follow a running import job, and say "Uploading…" while a file is sent.
 // Plain JavaScript, no libraries; without it the pages still work (reload link).
+// Its texts come from the page, in the page's language (data-t-* attributes).
 (function () {
   'use strict';
 
@@ -9,7 +10,8 @@
       var button = form.querySelector('button[type=submit]');
       if (button) {
         // Disable after the browser has taken the submission, so the form still posts.
-        window.setTimeout(function () { button.disabled = true; button.textContent = 'Uploading…'; }, 0);
+        var text = form.getAttribute('data-t-uploading');
+        window.setTimeout(function () { button.disabled = true; if (text) { button.textContent = text; } }, 0);
       }
     });
   }
@@ -31,7 +33,8 @@
     if (fill) { fill.style.width = pct + '%'; }
     if (bar) { bar.setAttribute('aria-valuenow', String(pct)); }
     if (label) {
-      label.textContent = status.status === 'queued' ? 'Waiting for a worker to start…' : 'Importing… ' + pct + ' %';
+      label.textContent = status.status === 'queued' ? (box.getAttribute('data-t-waiting') || '')
+        : (box.getAttribute('data-t-importing') || '{pct} %').replace('{pct}', String(pct));
     }
   }
 

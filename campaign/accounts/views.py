@@ -146,7 +146,7 @@ def choose_language(code):
 def revoke_own_session(session_id):
     row = db.session.get(UserSession, session_id)
     if row is None or row.staff_id != current_user.id:
-        raise NotFound("no such session")
+        raise NotFound(gettext("no such session"))
     services.revoke_session(session_id, actor_id=current_user.id)
     db.session.commit()
     flash(gettext("That session is signed out."))
@@ -177,7 +177,8 @@ def change_password():
             return redirect(url_for("accounts.login"))
     else:
         for field, errors in form.errors.items():
-            flash(f"{getattr(form, field).label.text}: {' '.join(errors)}", "error")
+            flash(gettext("%(field)s: %(errors)s", field=getattr(form, field).label.text,
+                          errors=" ".join(str(e) for e in errors)), "error")
     return redirect(url_for("accounts.account"))
 
 
@@ -209,7 +210,9 @@ def set_active(staff_id):
         changed = services.set_active(staff, wanted == "1", actor_id=current_user.id)
     except Conflict as exc:
         db.session.rollback()
-        flash(exc.message, "error")
+        # The service's fixed message (the API gives it in English), in the page's language.
+        flash(gettext("you cannot deactivate yourself: ask another admin")
+              if exc.message == "you cannot deactivate yourself: ask another admin" else exc.message, "error")
         return redirect(url_for("accounts.users"))
     db.session.commit()
     if changed:

@@ -8,6 +8,7 @@ from sqlalchemy import Select, func, select
 
 from ..accounts.models import Staff
 from ..core.models import AuditLog
+from ..core.msgid import N_
 
 
 @dataclass(frozen=True)
@@ -50,17 +51,17 @@ def entries(f: Filters) -> Select:
 # the filter shows. tests/test_audit.py fails when code records an action of
 # an area missing here.
 AREAS = {
-    "session": "Sign-ins and sessions",
-    "user": "People and passwords",
-    "token": "API tokens",
-    "client": "Clients: consent, bans, privacy",
-    "campaign": "Campaigns, quotas and assignment",
-    "complaint": "Complaints",
-    "message": "Follow-up messages",
-    "letters": "Letters",
-    "script": "Scripts",
-    "competition": "Competitions",
-    "import": "Imports",
-    "bonus_plan": "Bonus plans",
-    "bonus_run": "Bonus runs and payroll exports",
+    "session": N_("Sign-ins and sessions"),
+    "user": N_("People and passwords"),
+    "token": N_("API tokens"),
+    "client": N_("Clients: consent, bans, privacy"),
+    "campaign": N_("Campaigns, quotas and assignment"),
+    "complaint": N_("Complaints"),
+    "message": N_("Follow-up messages"),
+    "letters": N_("Letters"),
+    "script": N_("Scripts"),
+    "competition": N_("Competitions"),
+    "import": N_("Imports"),
+    "bonus_plan": N_("Bonus plans"),
+    "bonus_run": N_("Bonus runs and payroll exports"),
 }

@@ -5,11 +5,13 @@ import json
 from datetime import date
 
 from flask import Blueprint, Response, render_template, request, stream_with_context, url_for
+from flask_babel import gettext, ngettext
 from sqlalchemy import select
 
 from ..accounts.auth import roles_required
 from ..accounts.models import Staff
 from ..core import clock, csvio
+from ..core.i18n import translated
 from ..core.models import AuditLog
 from ..extensions import db
 from . import queries
@@ -54,7 +56,7 @@ def _filters() -> tuple[queries.Filters, dict[str, str]]:
     def text(name, limit):
         value = (args.get(name) or "").strip()
         if len(value) > limit:
-            errors[name] = f"at most {limit} characters"
+            errors[name] = ngettext("at most %(num)s character", "at most %(num)s characters", limit)
             return None
         return value or None
 
@@ -65,17 +67,17 @@ def _filters() -> tuple[queries.Filters, dict[str, str]]:
         try:
             return date.fromisoformat(value)
         except ValueError:
-            errors[name] = f"“{value[:40]}” is not a date: use YYYY-MM-DD"
+            errors[name] = gettext("“%(value)s” is not a date: use YYYY-MM-DD", value=value[:40])
             return None
 
     area = (args.get("area") or "").strip() or None
     if area and area not in queries.AREAS:
-        errors["area"] = "no such area"
+        errors["area"] = gettext("no such area")
         area = None
     f = queries.Filters(area=area, actor=text("actor", 40), target=text("target", 200),
                         since=day("since"), until=day("until"))
     if f.since and f.until and f.since > f.until:
-        errors["until"] = "the last day comes before the first"
+        errors["until"] = gettext("the last day comes before the first")
         f = queries.Filters(area=f.area, actor=f.actor, target=f.target, since=f.since)
     return f, errors
 
@@ -91,7 +93,7 @@ def index():
     people = {sid: (code, name) for sid, code, name in db.session.execute(
         select(Staff.id, Staff.employee_code, Staff.name).where(Staff.id.in_(ids)))} if ids else {}
     return render_template("audit/index.html", pagination=pagination, filters=f.args(), f=f,
-                           errors=errors, AREAS=queries.AREAS, people=people,
+                           errors=errors, AREAS=translated(queries.AREAS), people=people,
                            target_url=target_url), (400 if errors else 200)
 
 

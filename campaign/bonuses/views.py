@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -14,6 +15,7 @@ from ..accounts.auth import roles_required
 from ..accounts.models import Store
 from ..core import clock
 from ..core.errors import AppError, Forbidden, ValidationError
+from ..core.msgid import N_
 from ..core.money import AmountError, format_minor, parse_amount
 from ..extensions import db
 from ..scoring import services as scoring
@@ -24,6 +26,16 @@ from .models import BonusPlan
 bp = Blueprint("bonuses", __name__, url_prefix="/bonuses")
 
 MONEY_FIELDS = ("team_per_visit", "competition_reward", "competition_penalty", "cap")
+# The services' fixed messages (the API gives them in English), in the page's language when a page shows them.
+# Messages with a run number or a month in them stay English until they get codes of their own.
+SERVICE_MESSAGES = {
+    "payroll exports a run; a manager can download it once payroll has locked it":
+        N_("payroll exports a run; a manager can download it once payroll has locked it"),
+}
+
+
+def _shown(exc: AppError) -> str:
+    return gettext(SERVICE_MESSAGES[exc.message]) if exc.message in SERVICE_MESSAGES else exc.message
 
 
 def _last_month() -> Period:
@@ -55,7 +67,7 @@ def plan(period: str):
     status = 200
     if request.method == "POST":
         if not current_user.has_role("manager"):
-            raise Forbidden("only a manager changes a bonus plan")
+            raise Forbidden(gettext("only a manager changes a bonus plan"))
         form = {k: (request.form.get(k) or "").strip() for k in form}
         try:
             data = _plan_data(form)
@@ -67,7 +79,12 @@ def plan(period: str):
             status = exc.status
         else:
             db.session.commit()
-            flash(f"The {month.label} plan is {'saved' if created else 'updated'} (version {saved.version}).")
+            if created:
+                flash(gettext("The %(period)s plan is saved (version %(version)s).",
+                              period=month.label, version=saved.version))
+            else:
+                flash(gettext("The %(period)s plan is updated (version %(version)s).",
+                              period=month.label, version=saved.version))
             return redirect(url_for("bonuses.plan", period=month.label))
     run = runs.run_of_month_or_none(month)
     return render_template("bonuses/plan.html", period=month, plan=row, form=form, errors=errors,
@@ -100,20 +117,22 @@ def _plan_data(form: dict) -> dict:
         try:
             data[name] = parse_amount(text, currency or "XXX")
         except AmountError as exc:
+            # The amount parser's own message is English (core/money.py), only its start is reworded.
             errors[name] = str(exc).replace("not a decimal amount", "write an amount such as 15.00, not")
     rewards = []
     for i, text in enumerate(t.strip() for t in re.split(r"[;\n]+", form["rank_rewards"]) if t.strip()):
         try:
             rewards.append(parse_amount(text, currency or "XXX"))
         except AmountError as exc:
-            errors["rank_rewards"] = f"place {i + 1}: {exc}"
+            errors["rank_rewards"] = gettext("place %(n)s: %(error)s", n=i + 1, error=str(exc))
     data["rank_rewards"] = rewards
     try:
         data["min_calls"] = int(form["min_calls"] or "0")
     except ValueError:
-        errors["min_calls"] = "a whole number of calls, e.g. 20"
+        errors["min_calls"] = gettext("a whole number of calls, e.g. 20")
     if errors:
-        raise ValidationError(f"{len(errors)} field{'s' if len(errors) > 1 else ''} need attention", details=errors)
+        raise ValidationError(ngettext("%(num)s field needs attention", "%(num)s fields need attention", len(errors)),
+                              details=errors)
     return data
 
 
@@ -127,8 +146,9 @@ def compute():
         flash(exc.message, "error")
         return redirect(url_for("bonuses.index"))
     db.session.commit()
-    flash(f"Run #{run.id} for {Period.of_key(run.month).label} computed: {run.lines_count} statements. "
-          "Check it, then approve it.")
+    flash(ngettext("Run #%(id)s for %(period)s computed: %(num)s statement. Check it, then approve it.",
+                   "Run #%(id)s for %(period)s computed: %(num)s statements. Check it, then approve it.",
+                   run.lines_count, id=run.id, period=Period.of_key(run.month).label))
     return redirect(url_for("bonuses.run", run_id=run.id))
 
 
@@ -153,7 +173,7 @@ def approve(run_id: int):
         flash(exc.message, "error")
         return redirect(url_for("bonuses.run", run_id=run_id))
     db.session.commit()
-    flash(f"Run #{row.id} approved: payroll can now export it.")
+    flash(gettext("Run #%(id)s approved: payroll can now export it.", id=row.id))
     return redirect(url_for("bonuses.run", run_id=run_id))
 
 
@@ -168,7 +188,7 @@ def export(run_id: int, fmt: str):
         db.session.rollback()
         if exc.status == 404:
             raise
-        flash(exc.message, "error")
+        flash(_shown(exc), "error")
         return redirect(url_for("bonuses.run", run_id=run_id))
 
 

@@ -11,9 +11,45 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from flask_babel import gettext
+
+from ..core.msgid import N_
 from .models import Campaign
 
 HOLDOUT_MESSAGE = "must be a percentage from 0 to 90, with at most 2 decimals"
+
+# The services' field messages without values (they stay English in the API),
+# each as the whole sentence a page shows with its field's label. Any other
+# message (it carries a value: a range, a code) is shown as it comes.
+_FIELD_SENTENCES = {
+    "is required": N_("%(field)s is required"),
+    "must be a whole number": N_("%(field)s must be a whole number"),
+    "must be a time HH:MM (24-hour)": N_("%(field)s must be a time HH:MM (24-hour)"),
+    "must be a date YYYY-MM-DD": N_("%(field)s must be a date YYYY-MM-DD"),
+    "must be at most 200 characters": N_("%(field)s must be at most 200 characters"),
+    "must be a list": N_("%(field)s must be a list"),
+    "must be a list of strings": N_("%(field)s must be a list of strings"),
+    "must be true or false": N_("%(field)s must be true or false"),
+    "must be an object": N_("%(field)s must be an object"),
+    HOLDOUT_MESSAGE: N_("%(field)s must be a percentage from 0 to 90, with at most 2 decimals"),
+    "cannot change once the campaign is launched": N_("%(field)s cannot change once the campaign is launched"),
+    "the start must be before the end": N_("%(field)s: the start must be before the end"),
+}
+# Messages without a field (a refusal of the whole form or button).
+FIXED_MESSAGES = (
+    N_("this campaign was changed by someone else since you opened it; "
+       "reload to see their changes, then make yours again"),
+    N_("a closed campaign cannot be changed"),
+    N_("only a draft can be deleted; close a launched campaign instead"),
+    N_("a closed campaign's quotas cannot be changed"),
+    N_("launch a draft with its Launch action (it runs the assignment)"),
+    N_("give at least one agent who is not absent a target above 0 first"),
+)
+
+
+def fixed_message(text: str) -> str:
+    """A service message in the page's language when it is one of ``FIXED_MESSAGES``."""
+    return gettext(text) if text in FIXED_MESSAGES else text
 
 # The fields a launched campaign still takes from the form (services.LIVE_FIELDS).
 LIVE_FORM_FIELDS = ("name", "call_start", "call_end", "max_attempts", "retry_delay_hours",
@@ -159,28 +195,46 @@ def quota_row_errors(details: dict | None, rows: list[dict], grid: list[dict]) -
             sid = by_code[rows[int(m.group(1)) - 1]["employee_code"]]
             per_row.setdefault(sid, {})[m.group(2) or "row"] = message
         else:
-            general.append(message if key in ("body", "quotas") else f"{key}: {message}")
+            general.append(fixed_message(message) if key in ("body", "quotas") else f"{key}: {message}")
     return per_row, general
+
+
+# The columns of a quota row, for its error messages.
+QUOTA_LABELS = {"target": N_("Target"), "daily_cap": N_("Daily cap"), "absent": N_("Absent"),
+                "employee_code": N_("Agent"), "row": N_("Row")}
+
+
+def quota_error_sentence(key: str, message: str) -> str:
+    """'target', 'must be a whole number' → 'Target must be a whole number'."""
+    return _sentence(gettext(QUOTA_LABELS[key]) if key in QUOTA_LABELS else key, message)
+
+
+def _sentence(label: str, message: str) -> str:
+    if message in _FIELD_SENTENCES:
+        return gettext(_FIELD_SENTENCES[message], field=label)
+    if message.startswith(("is ", "must ", "cannot ")):
+        return gettext("%(field)s %(message)s", field=label, message=message)
+    return gettext("%(field)s: %(message)s", field=label, message=message)
 
 
 # Each error key of the form: its label and the id of the element to jump to.
 FIELD_LABELS = {
-    "name": ("Name", "f-name"), "as_of": ("As-of date", "f-as_of"),
-    "buckets": ("Time since last visit", "g-buckets"), "tiers": ("Tier", "g-tiers"),
-    "value_classes": ("Value class", "g-value_classes"), "stores": ("Stores", "g-stores"),
-    "languages": ("Languages", "f-languages_other"), "last_services": ("Last service", "f-last_services"),
-    "calling_hours.start": ("Calling hours from", "f-call_start"),
-    "calling_hours.end": ("Calling hours until", "f-call_end"), "calling_hours": ("Calling hours", "g-hours"),
-    "max_attempts": ("Max call attempts", "f-max_attempts"),
-    "retry_delay_hours": ("Retry delay", "f-retry_delay_hours"), "holdout_share": ("Holdout share", "f-holdout_pct"),
-    "attribution_window_days": ("Attribution window", "f-attribution_window_days"),
-    "script_id": ("Script", "f-script_id"), "offers": ("Offers", "g-offers"),
+    "name": (N_("Name"), "f-name"), "as_of": (N_("As-of date"), "f-as_of"),
+    "buckets": (N_("Time since last visit"), "g-buckets"), "tiers": (N_("Tier"), "g-tiers"),
+    "value_classes": (N_("Value class"), "g-value_classes"), "stores": (N_("Stores"), "g-stores"),
+    "languages": (N_("Languages"), "f-languages_other"), "last_services": (N_("Last service"), "f-last_services"),
+    "calling_hours.start": (N_("Calling hours from"), "f-call_start"),
+    "calling_hours.end": (N_("Calling hours until"), "f-call_end"), "calling_hours": (N_("Calling hours"), "g-hours"),
+    "max_attempts": (N_("Max call attempts"), "f-max_attempts"),
+    "retry_delay_hours": (N_("Retry delay"), "f-retry_delay_hours"),
+    "holdout_share": (N_("Holdout share"), "f-holdout_pct"),
+    "attribution_window_days": (N_("Attribution window"), "f-attribution_window_days"),
+    "script_id": (N_("Script"), "f-script_id"), "offers": (N_("Offers"), "g-offers"),
 }
 
 
 def error_sentence(key: str, message: str) -> str:
-    """'name', 'is required' → 'Name is required'; other messages after a colon."""
-    label = FIELD_LABELS.get(key, (key.replace("_", " ").capitalize(), None))[0]
-    if message.startswith(("is ", "must ", "cannot ")):
-        return f"{label} {message}"
-    return f"{label}: {message}"
+    """'name', 'is required' → 'Name is required' (in the page's language); other
+    messages after a colon."""
+    label = gettext(FIELD_LABELS[key][0]) if key in FIELD_LABELS else key.replace("_", " ").capitalize()
+    return _sentence(label, message)

@@ -79,7 +79,7 @@ TRANSITIONS = {
     "closed": (),
 }
 
-STATUS_ACTIONS = {"active": "Resume", "paused": "Pause", "closed": "Close"}
+STATUS_ACTIONS = {"active": N_("Resume"), "paused": N_("Pause"), "closed": N_("Close")}
 
 
 def may_transition(current: str, new: str) -> bool:

@@ -13,10 +13,12 @@ clients feature may not import campaigns): see ``card_panel``.
 """
 from __future__ import annotations
 
+from decimal import Decimal
 from math import ceil
 
 from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request,
                    url_for)
+from flask_babel import gettext, ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -25,8 +27,10 @@ from ..accounts.models import Staff, StaffLanguage, Store
 from ..clients import rules as client_rules
 from ..clients.models import Client
 from ..clients.services import on_client_excluded
-from ..clients.views import register_card_panel
+from ..clients.views import bucket_label, register_card_panel
 from ..core import clock
+from ..core.i18n import format_number, translated
+from ..core.msgid import N_
 from ..core.errors import Conflict, ValidationError
 from ..core.models import Job
 from ..extensions import db
@@ -42,10 +46,11 @@ PREVIEW_LISTS = ("eligible", "holdout")
 # ------------------------------------------------------------------ helpers
 
 def _message(exc) -> str:
-    """A service error in one sentence for a flash message."""
+    """A service error in one sentence for a flash message (in the page's
+    language when it is a fixed one, ``forms.FIXED_MESSAGES``)."""
     details = getattr(exc, "details", None)
-    text = "; ".join(str(v) for v in details.values()) if isinstance(details, dict) and details \
-        else exc.message
+    text = "; ".join(forms.fixed_message(str(v)) for v in details.values()) \
+        if isinstance(details, dict) and details else forms.fixed_message(exc.message)
     return text[:1].upper() + text[1:]
 
 
@@ -61,6 +66,11 @@ def _pager(page: int, total: int, per_page: int = PER_PAGE) -> dict:
         return url_for(request.endpoint, **(request.view_args or {}), **{**request.args.to_dict(), "page": n})
     return {"page": page, "pages": pages, "total": total, "has_prev": page > 1, "has_next": page < pages,
             "url": url}
+
+
+def _holdout_pct(camp) -> str:
+    """The holdout share as a percentage in the page's language (12.5 / 12,5)."""
+    return format_number(Decimal(camp.holdout_bp).scaleb(-2))
 
 
 def _store_codes() -> dict:
@@ -81,10 +91,10 @@ def _form_context(camp=None) -> dict:
         "stores": db.session.execute(select(Store.code, Store.name).order_by(Store.code)).all(),
         "known_languages": _known_languages(),
         "scripts": db.session.execute(select(Script.id, Script.name).order_by(Script.name)).all(),
-        "buckets": [(b, client_rules.bucket_label(b, bounds)) for b in client_rules.BUCKETS],
-        "tiers": [(t, client_rules.TIER_LABELS[t]) for t in client_rules.TIERS],
+        "buckets": [(b, bucket_label(b, bounds)) for b in client_rules.BUCKETS],
+        "tiers": [(t, gettext(client_rules.TIER_LABELS[t])) for t in client_rules.TIERS],
         "value_classes": [*client_rules.VALUE_CLASSES, "none"],
-        "offers": rules.OFFERS, "camp": camp, "live_only": camp is not None and camp.status != "draft",
+        "offers": translated(rules.OFFERS), "camp": camp, "live_only": camp is not None and camp.status != "draft",
         "FIELD_LABELS": forms.FIELD_LABELS, "error_sentence": forms.error_sentence,
     }
 
@@ -123,7 +133,7 @@ def new():
         return render_template("campaigns/form.html", values=values, errors=forms.field_errors(exc.details),
                                conflict=None, **ctx), 422
     db.session.commit()
-    flash(f"Campaign “{camp.name}” saved as a draft. Check who it reaches, then set the quotas.")
+    flash(gettext("Campaign “%(name)s” saved as a draft. Check who it reaches, then set the quotas.", name=camp.name))
     return redirect(url_for("campaigns.preview", campaign_id=camp.id))
 
 
@@ -132,7 +142,7 @@ def new():
 def edit(campaign_id):
     camp = services.get(campaign_id)
     if camp.status == "closed":
-        flash("A closed campaign cannot be changed.", "error")
+        flash(gettext("A closed campaign cannot be changed."), "error")
         return redirect(url_for("campaigns.show", campaign_id=camp.id))
     ctx = _form_context(camp)
     saved = forms.values_from_campaign(camp, _store_codes(), ctx["known_languages"])
@@ -154,13 +164,14 @@ def edit(campaign_id):
         if values["version"] and values["version"] != str(current.version) and current.status != "closed":
             # Shown the conflict, the person may save again on purpose: the form now
             # carries the current version, so a second Save replaces the other change.
-            message = ("Someone else changed this campaign since you opened it. Check their changes on the "
-                       "campaign page (in another tab); press Save again to replace them with what is below.")
+            message = gettext("Someone else changed this campaign since you opened it. Check their changes on "
+                              "the campaign page (in another tab); press Save again to replace them with what "
+                              "is below.")
             values = {**values, "version": str(current.version)}
         return render_template("campaigns/form.html", values=values, errors={}, conflict=message,
                                **ctx), 409
     db.session.commit()
-    flash("Changes saved.")
+    flash(gettext("Changes saved."))
     return redirect(url_for("campaigns.show", campaign_id=camp.id))
 
 
@@ -200,9 +211,11 @@ def preview(campaign_id):
     camp = services.get(campaign_id)
     pv = queries.preview(camp, clock.utcnow_naive())
     return render_template("campaigns/preview.html", camp=camp, pv=pv, REASONS=rules.REASONS,
-                           REASON_LABELS=rules.REASON_LABELS, POOL_REASON_LABELS=rules.POOL_REASON_LABELS,
+                           REASON_LABELS=translated(rules.REASON_LABELS),
+                           POOL_REASON_LABELS=translated(rules.POOL_REASON_LABELS),
                            store_codes=_store_codes(), bounds=tuple(current_app.config["BUCKET_BOUNDS"]),
-                           bucket_label=client_rules.bucket_label)
+                           bucket_label=bucket_label, TIER_LABELS=translated(client_rules.TIER_LABELS),
+                           holdout_pct=_holdout_pct(camp))
 
 
 @bp.get("/campaigns/<int:campaign_id>/preview/clients")
@@ -211,14 +224,14 @@ def preview_clients(campaign_id):
     camp = services.get(campaign_id)
     reason = request.args.get("reason") or ""
     if reason not in rules.REASONS and reason not in PREVIEW_LISTS:
-        abort(404, description="There is no such list in the preview; go back and pick a number.")
+        abort(404, description=gettext("There is no such list in the preview; go back and pick a number."))
     page = _page_arg()
     rows, total = queries.excluded_clients(camp, clock.utcnow_naive(), reason, page=page, per_page=PER_PAGE)
-    title = {"eligible": "May be called (not in the holdout)",
-             "holdout": "Holdout (the control group, never called)"}.get(reason)
+    title = {"eligible": gettext("May be called (not in the holdout)"),
+             "holdout": gettext("Holdout (the control group, never called)")}.get(reason)
     return render_template("campaigns/preview_clients.html", camp=camp, reason=reason, rows=rows,
-                           title=title or f"Excluded: {rules.REASON_LABELS[reason]}",
-                           pg=_pager(page, total), TIER_LABELS=client_rules.TIER_LABELS)
+                           title=title or gettext("Excluded: %(reason)s", reason=gettext(rules.REASON_LABELS[reason])),
+                           pg=_pager(page, total), TIER_LABELS=translated(client_rules.TIER_LABELS))
 
 
 # ------------------------------------------------------------------ quotas
@@ -253,15 +266,16 @@ def quotas(campaign_id):
         else:
             db.session.commit()
             if job is not None:
-                flash("Quotas saved. The assignment is running again; only the difference moves.")
+                flash(gettext("Quotas saved. The assignment is running again; only the difference moves."))
                 return redirect(url_for("campaigns.show", campaign_id=camp.id))
-            flash("Quotas saved. Check the capacity against the demand below, then launch the campaign.")
+            flash(gettext("Quotas saved. Check the capacity against the demand below, then launch the campaign."))
             return redirect(url_for("campaigns.quotas", campaign_id=camp.id))
         camp = services.get(campaign_id)
     pv = queries.preview(camp, clock.utcnow_naive()) if camp.status != "closed" else None
     return render_template("campaigns/quotas.html", camp=camp, grid=grid, typed=typed, inactive=inactive,
                            row_errors=row_errors, general=general, pv=pv,
-                           POOL_REASON_LABELS=rules.POOL_REASON_LABELS), status
+                           POOL_REASON_LABELS=translated(rules.POOL_REASON_LABELS),
+                           error_sentence=forms.quota_error_sentence), status
 
 
 # ------------------------------------------------------------------ dashboard
@@ -304,10 +318,11 @@ def show(campaign_id):
     return render_template("campaigns/show.html", camp=camp, agents=agents, counts=counts, draft=draft,
                            panels=panels,
                            job=_job(camp), movable=movable, total_items=sum(a["items"] for a in agents), store_codes=_store_codes(),
-                           TRANSITIONS=rules.TRANSITIONS, STATUS_ACTIONS=rules.STATUS_ACTIONS,
-                           POOL_REASON_LABELS=rules.POOL_REASON_LABELS, OFFERS=rules.OFFERS,
+                           TRANSITIONS=rules.TRANSITIONS, STATUS_ACTIONS=translated(rules.STATUS_ACTIONS),
+                           POOL_REASON_LABELS=translated(rules.POOL_REASON_LABELS), OFFERS=translated(rules.OFFERS),
                            bounds=tuple(current_app.config["BUCKET_BOUNDS"]),
-                           bucket_label=client_rules.bucket_label, TIER_LABELS=client_rules.TIER_LABELS)
+                           bucket_label=bucket_label, TIER_LABELS=translated(client_rules.TIER_LABELS),
+                           holdout_pct=_holdout_pct(camp))
 
 
 @bp.get("/campaigns/<int:campaign_id>/job.json")
@@ -315,7 +330,7 @@ def show(campaign_id):
 def job_status(campaign_id):
     job = _job(services.get(campaign_id))
     if job is None:
-        abort(404, description="This campaign has no assignment job.")
+        abort(404, description=gettext("This campaign has no assignment job."))
     return jsonify(_job_json(job))
 
 
@@ -325,7 +340,7 @@ def agent_queue(campaign_id, code):
     camp = services.get(campaign_id)
     staff = db.session.scalar(select(Staff).where(Staff.employee_code == code))
     if staff is None:
-        abort(404, description=f"No staff member {code}.")
+        abort(404, description=gettext("No staff member %(code)s.", code=code))
     page = _page_arg()
     rows, total = queries.agent_items(camp, staff.id, page=page, per_page=PER_PAGE)
     return render_template("campaigns/agent.html", camp=camp, staff=staff, rows=rows,
@@ -334,19 +349,22 @@ def agent_queue(campaign_id, code):
 
 # ------------------------------------------------------------------ buttons
 
-def _button(campaign_id: int, change, failed: str, done: str, to: str | None = None):
+def _button(campaign_id: int, change, failed: str, done: str, to: str | None = None, name: str | None = None):
     """A dashboard button: lock the campaign, make one change, commit, flash,
-    redirect; a refusal (422/409) flashes why and changes nothing."""
+    redirect; a refusal (422/409) flashes why and changes nothing. ``failed``
+    and ``done`` are marked with ``N_`` and translated here (``done`` may name
+    the campaign as ``%(name)s``)."""
     camp = services.get(campaign_id, for_update=True)
     version = request.form.get("version") or None
     try:
         change(camp, version)
     except (ValidationError, Conflict) as exc:
         db.session.rollback()
-        flash(f"{failed}: {_message(exc)}", "error")
+        flash(gettext("%(what)s: %(why)s", what=gettext(failed), why=_message(exc)), "error")
         return _back_to(campaign_id)
     db.session.commit()
-    flash(done)
+    if done:  # gettext("") would be the catalogue's header
+        flash(gettext(done, name=name) if name is not None else gettext(done))
     return redirect(to or url_for("campaigns.show", campaign_id=campaign_id))
 
 
@@ -354,14 +372,14 @@ def _button(campaign_id: int, change, failed: str, done: str, to: str | None = N
 @roles_required(*MANAGER)
 def launch(campaign_id):
     return _button(campaign_id, lambda camp, v: services.launch(camp, current_user.id, version=v),
-                   "The campaign was not launched",
-                   "Launched. The assignment is running; the queues fill in when it finishes.")
+                   N_("The campaign was not launched"),
+                   N_("Launched. The assignment is running; the queues fill in when it finishes."))
 
 
 _STATUS_DONE = {
-    "active": "Resumed: agents get clients from this campaign again.",
-    "paused": "Paused: agents get no clients from this campaign until you resume it.",
-    "closed": "Closed: every open queue item is closed and its client is free for other campaigns.",
+    "active": N_("Resumed: agents get clients from this campaign again."),
+    "paused": N_("Paused: agents get no clients from this campaign until you resume it."),
+    "closed": N_("Closed: every open queue item is closed and its client is free for other campaigns."),
 }
 
 
@@ -370,7 +388,7 @@ _STATUS_DONE = {
 def set_status(campaign_id):
     new = request.form.get("status") or ""
     return _button(campaign_id, lambda camp, v: services.set_status(camp, new, current_user.id, version=v),
-                   "Nothing changed", _STATUS_DONE.get(new, ""))
+                   N_("Nothing changed"), _STATUS_DONE.get(new, ""))
 
 
 @bp.post("/campaigns/<int:campaign_id>/assign")
@@ -379,9 +397,9 @@ def assign(campaign_id):
     move_absent = request.form.get("move_absent") == "1"
     return _button(campaign_id,
                    lambda camp, v: services.start_assignment(camp, current_user.id, move_absent=move_absent),
-                   "The assignment did not start",
-                   "Absent agents' untouched items are going back to the pool and on to agents with room."
-                   if move_absent else "The assignment is running again; only the difference moves.")
+                   N_("The assignment did not start"),
+                   N_("Absent agents' untouched items are going back to the pool and on to agents with room.")
+                   if move_absent else N_("The assignment is running again; only the difference moves."))
 
 
 @bp.post("/campaigns/<int:campaign_id>/delete")
@@ -389,7 +407,7 @@ def assign(campaign_id):
 def delete(campaign_id):
     name = services.get(campaign_id).name
     return _button(campaign_id, lambda camp, v: services.delete_draft(camp, current_user.id, version=v),
-                   "Not deleted", f"Draft “{name}” deleted.", to=url_for("campaigns.index"))
+                   N_("Not deleted"), N_("Draft “%(name)s” deleted."), to=url_for("campaigns.index"), name=name)
 
 
 # ------------------------------------------------------------------ the client card
@@ -397,7 +415,35 @@ def delete(campaign_id):
 def card_panel(client_id: int, now) -> tuple[str, dict]:
     """The card's "Contact policy" panel: may the client be queued, and why not."""
     status = policy.client_status(client_id, now=now)
+    cfg = current_app.config
+    status["reasons"] = [{**r, "label": gettext(r["label"]),
+                          "sentence": _reason_sentence(r["code"], int(cfg["CONTACT_COOLDOWN_DAYS"]),
+                                                       int(cfg["CONTACT_CAP"]))}
+                         for r in status["reasons"]]
     return "campaigns/_card_policy.html", {"policy": status}
+
+
+def _reason_sentence(reason: str, cooldown_days: int, contact_cap: int) -> str:
+    """``rules.reason_sentence`` (the API's English) in the page's language."""
+    if reason == "cooldown":
+        return ngettext("was reached by a campaign in the last %(num)s day",
+                        "was reached by a campaign in the last %(num)s days", cooldown_days)
+    if reason == "contact_cap":
+        return ngettext("has had %(num)s or more contacts in total (the lifetime cap)",
+                        "has had %(num)s or more contacts in total (the lifetime cap)", contact_cap)
+    return gettext(_REASON_SENTENCES[reason])
+
+
+_REASON_SENTENCES = {
+    "do_not_contact": N_("asked not to be contacted"),
+    "moved_away": N_("has moved away"),
+    "no_call_consent": N_("has not consented to calls"),
+    "banned": N_("is banned (repeated no-shows or a manager's ban)"),
+    "no_phone": N_("has no phone number we can call"),
+    "never_visited": N_("has never visited and has not asked to be contacted"),
+    "upcoming_booking": N_("already has an upcoming booking"),
+    "in_other_campaign": N_("is already in another active campaign"),
+}
 
 
 register_card_panel(bp, card_panel)

@@ -9,15 +9,19 @@ includes each panel's template.
 """
 from __future__ import annotations
 
+import re
 from datetime import date
 from functools import partial
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
 from flask_login import current_user
 
 from ..accounts.auth import roles_required
 from ..core import clock
 from ..core.errors import ValidationError
+from ..core.i18n import translated
+from ..core.msgid import N_
 from ..extensions import db
 from . import queries, rules, services
 
@@ -32,11 +36,45 @@ def register_card_panel(blueprint: Blueprint, fn) -> None:
     blueprint.record_once(lambda state: state.app.extensions.setdefault(CARD_PANELS, []).append(fn))
 
 
+# Service messages without values that the card flashes (the API keeps them in
+# English): marked here, translated when shown. Messages with values stay English.
+_FIXED_MESSAGES = (
+    N_("Give a reason: it is kept in the audit log."),
+    N_("The client's personal data was erased; the card can no longer be changed."),
+    N_("The client is already banned by a manager."),
+    N_("The client is not banned."),
+    N_("The client is already marked do-not-contact."),
+    N_("The client is not marked do-not-contact."),
+    N_("Nothing to change: the card already says so."),
+)
+
+
+def fixed_message(text: str) -> str:
+    """A service message in the page's language when it is one of ``_FIXED_MESSAGES``."""
+    return gettext(text) if text in _FIXED_MESSAGES else text
+
+
+def bucket_label(bucket: str, bounds: tuple[int, ...]) -> str:
+    """``rules.bucket_label`` in the page's language: 'd1' -> '30–59 days'."""
+    if bucket == "never":
+        return gettext("No completed visit")
+    if bucket == "active":
+        return ngettext("Active (< %(num)s day)", "Active (< %(num)s days)", bounds[0])
+    if bucket == "d3plus":
+        return ngettext("%(num)s+ day", "%(num)s+ days", bounds[3])
+    i = rules.BUCKETS.index(bucket)
+    return ngettext("%(low)s–%(num)s day", "%(low)s–%(num)s days", bounds[i] - 1, low=bounds[i - 1])
+
+
 def _as_of(errors: list) -> date | None:
     try:
         return rules.parse_as_of(request.args.get("as_of"))
-    except ValueError as exc:
-        errors.append(str(exc))
+    except ValueError:
+        text = (request.args.get("as_of") or "").strip()
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            errors.append(gettext("as_of is not a real date: %(value)s", value=repr(text)))
+        else:
+            errors.append(gettext("as_of must be a date as YYYY-MM-DD, got %(value)s", value=repr(text)))
         return None
 
 
@@ -48,8 +86,8 @@ def _filters():
     store_code = (request.args.get("store") or "").strip() or None
     try:
         store_ids = queries.store_ids_for(store_code)
-    except ValidationError as exc:
-        errors.append(exc.message)
+    except ValidationError:
+        errors.append(gettext("unknown store code %(code)s", code=repr(store_code)))
         store_code, store_ids = None, None
     return as_of, store_code, store_ids, errors
 
@@ -68,8 +106,8 @@ def _url_args(**changes) -> str:
 def _view_context(as_of, store_code, errors):
     return {"url_args": _url_args, "as_of": as_of, "store_code": store_code, "errors": errors,
             "stores": queries.stores(), "bounds": tuple(current_app.config["BUCKET_BOUNDS"]),
-            "BUCKETS": rules.BUCKETS, "TIERS": rules.TIERS, "TIER_LABELS": rules.TIER_LABELS,
-            "bucket_label": rules.bucket_label, "money_text": rules.money_text}
+            "BUCKETS": rules.BUCKETS, "TIERS": rules.TIERS, "TIER_LABELS": translated(rules.TIER_LABELS),
+            "bucket_label": bucket_label}
 
 
 @bp.get("/dormancy")
@@ -91,20 +129,20 @@ def segment_clients():
     tier = request.args.get("tier") or None
     flag = request.args.get("list") or None
     if bucket not in (None, *rules.BUCKETS):
-        errors.append(f"unknown bucket {bucket!r}")
+        errors.append(gettext("unknown bucket %(value)s", value=repr(bucket)))
         bucket = None
     if tier not in (None, *rules.TIERS):
-        errors.append(f"unknown tier {tier!r}")
+        errors.append(gettext("unknown tier %(value)s", value=repr(tier)))
         tier = None
     if flag not in (None, *rules.FLAGS):
-        errors.append(f"unknown list {flag!r}")
+        errors.append(gettext("unknown list %(value)s", value=repr(flag)))
         flag = None
     page = queries.segment_clients(as_of, bucket=bucket, tier=tier, store_ids=store_ids, flag=flag,
                                    page=_page_arg("page"))
     bounds = tuple(current_app.config["BUCKET_BOUNDS"])
-    heading = [p for p in ({"overdue": "Overdue", "banned": "Banned"}.get(flag),
-                           bucket and rules.bucket_label(bucket, bounds),
-                           tier and rules.TIER_LABELS[tier]) if p]
+    heading = [p for p in ({"overdue": gettext("Overdue"), "banned": gettext("Banned")}.get(flag),
+                           bucket and bucket_label(bucket, bounds),
+                           tier and gettext(rules.TIER_LABELS[tier])) if p]
     return render_template("clients/segment_clients.html", page=page, bucket=bucket, tier=tier,
                            flag=flag, heading=heading,
                            **_view_context(as_of, store_code, errors)), 422 if errors else 200
@@ -117,27 +155,31 @@ def card(ref):
     as_of = _as_of(errors)
     card = queries.client_card(ref, as_of)
     if card is None:
-        abort(404, description="No client with that reference.")
+        abort(404, description=gettext("No client with that reference."))
     client = services.by_ref(ref)
     now = clock.utcnow_naive()
     panels = [fn(client.id, now) for fn in current_app.extensions.get(CARD_PANELS, ())]
+    # The words of the earlier contacts' codes (a pure module of the calls feature).
+    from ..calls import rules as call_rules
     return render_template("clients/card.html", card=card, client=client, panels=panels, errors=errors,
                            bounds=tuple(current_app.config["BUCKET_BOUNDS"]),
-                           bucket_label=rules.bucket_label, TIER_LABELS=rules.TIER_LABELS,
-                           money_text=rules.money_text, reason_max=services.REASON_MAX,
+                           bucket_label=bucket_label, TIER_LABELS=translated(rules.TIER_LABELS),
+                           reason_max=services.REASON_MAX,
+                           DISPOSITIONS=translated(call_rules.DISPOSITION_LABELS),
+                           CONTACT_REASONS=translated(call_rules.REASON_LABELS),
                            as_of_arg=as_of), 422 if errors else 200
 
 
 # A manager's changes on the card: each a small form with a reason, audited.
 _CARD_ACTIONS = {
-    "ban": (services.ban, "Banned: the client is excluded from campaigns."),
-    "lift-ban": (services.lift_ban, "Ban lifted: no-shows count again from now."),
-    "dnc": (services.set_do_not_contact, "Marked do-not-contact: the client will not be queued for calls."),
-    "dnc-clear": (services.clear_do_not_contact, "Do-not-contact cleared."),
+    "ban": (services.ban, N_("Banned: the client is excluded from campaigns.")),
+    "lift-ban": (services.lift_ban, N_("Ban lifted: no-shows count again from now.")),
+    "dnc": (services.set_do_not_contact, N_("Marked do-not-contact: the client will not be queued for calls.")),
+    "dnc-clear": (services.clear_do_not_contact, N_("Do-not-contact cleared.")),
     "contact-requested": (partial(services.set_contact_requested, requested=True),
-                          "Noted: the client asked to be contacted."),
+                          N_("Noted: the client asked to be contacted.")),
     "contact-requested-clear": (partial(services.set_contact_requested, requested=False),
-                                "Noted: the client no longer asks to be contacted."),
+                                N_("Noted: the client no longer asks to be contacted.")),
 }
 
 
@@ -145,15 +187,15 @@ _CARD_ACTIONS = {
 @roles_required("manager")
 def card_action(ref, action):
     if action not in _CARD_ACTIONS:
-        abort(404, description="No such change on the card.")
+        abort(404, description=gettext("No such change on the card."))
     client = services.by_ref(ref)
     change, done = _CARD_ACTIONS[action]
     try:
         change(client, reason=request.form.get("reason"), actor_id=current_user.id)
     except ValidationError as exc:
         db.session.rollback()
-        flash(f"Nothing changed. {exc.message}", "error")
+        flash(gettext("Nothing changed. %(why)s", why=fixed_message(exc.message)), "error")
     else:
         db.session.commit()
-        flash(done)
+        flash(gettext(done))
     return redirect(url_for("clients.card", ref=ref, _anchor="policy-actions"))

@@ -153,7 +153,16 @@ def format_moment(at: datetime | None, fmt: str = "short", locale: Locale | str 
         return "\u2014"
     loc = Locale.parse(locale) if locale else _locale()
     # A naive value is taken as the wall time it already is (UTC "conversion" to UTC).
-    return _babel_datetime(at, fmt, tzinfo=at.tzinfo or timezone.utc, locale=loc)
+    zone = at.tzinfo or timezone.utc
+    if fmt == "short":
+        # The day as "medium" (a month name, never the ambiguous 7/1/26) and the
+        # time as "short", joined the way the locale joins them.
+        from babel.dates import format_date, format_time
+        when = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+        return (str(loc.datetime_formats["medium"])
+                .replace("{1}", format_date(when.astimezone(zone), "medium", locale=loc))
+                .replace("{0}", format_time(when, "short", tzinfo=zone, locale=loc)))
+    return _babel_datetime(at, fmt, tzinfo=zone, locale=loc)
 
 
 def compile_catalogues(directory: Path) -> list[Path]:

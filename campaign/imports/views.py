@@ -13,6 +13,7 @@ from sqlalchemy import select
 from ..accounts.auth import roles_required
 from ..accounts.models import Staff
 from ..core import csvio
+from ..core.i18n import N_, translated
 from ..core.models import Job
 from ..extensions import db
 from . import rules, services
@@ -23,7 +24,7 @@ bp = Blueprint("imports", __name__)
 ROLES = ("admin", "manager")
 PER_PAGE = 20
 SHOWN_REJECTS = 50
-DELIMITER_NAMES = {",": "comma ( , )", ";": "semicolon ( ; )"}
+DELIMITER_NAMES = {",": N_("comma ( , )"), ";": N_("semicolon ( ; )")}
 
 
 @bp.route("/imports", methods=["GET", "POST"])
@@ -44,7 +45,7 @@ def upload():
             db.session.commit()
             return redirect(url_for("imports.show", job_id=job.id))
     elif request.method == "POST":
-        error = " ".join(e for errors in form.errors.values() for e in errors)
+        error = " ".join(str(e) for errors in form.errors.values() for e in errors)
     return render_template("imports/upload.html", form=form, error=error, filename=filename,
                            columns=rules.COLUMNS,
                            pagination=_recent(), names=_names()), 422 if error else 200
@@ -73,7 +74,7 @@ def show(job_id):
     starter = db.session.get(Staff, job.starter_id) if job.starter_id else None
     return render_template("imports/job.html", job=job, params=job.params or {},
                            result=job.result or {}, rejects=rejects, shown=SHOWN_REJECTS,
-                           starter=starter, delimiter_names=DELIMITER_NAMES)
+                           starter=starter, delimiter_names=translated(DELIMITER_NAMES))
 
 
 @bp.get("/imports/<job_id>/status.json")

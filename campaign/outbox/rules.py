@@ -8,20 +8,23 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 
+from ..core.msgid import N_
+
 LANGUAGES = ("en", "ja", "zh", "ru", "pl")
 DEFAULT_LANGUAGE = "en"
 
-# Reasons a message is not made, or is cancelled at send time (the outbox shows them).
+# Reasons a message is not made, or is cancelled at send time (the outbox shows them,
+# translated: marked with N_).
 CANCEL_REASONS = {
-    "visited": "the client visited since it was planned",
-    "do_not_contact": "the client asked not to be contacted",
-    "moved_away": "the client moved away",
-    "no_consent": "no consent for this channel",
-    "no_address": "no phone or e-mail address to send to",
-    "contact_cap": "the lifetime contact cap is reached",
-    "opt_out": "the client opted out (STOP)",
-    "rebooked": "the booking changed",
-    "manager": "cancelled by a manager",
+    "visited": N_("the client visited since it was planned"),
+    "do_not_contact": N_("the client asked not to be contacted"),
+    "moved_away": N_("the client moved away"),
+    "no_consent": N_("no consent for this channel"),
+    "no_address": N_("no phone or e-mail address to send to"),
+    "contact_cap": N_("the lifetime contact cap is reached"),
+    "opt_out": N_("the client opted out (STOP)"),
+    "rebooked": N_("the booking changed"),
+    "manager": N_("cancelled by a manager"),
 }
 
 # Inbound SMS opt-out keywords, compared after case folding and trimming

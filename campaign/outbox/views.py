@@ -4,12 +4,14 @@ their mail-merge CSV and printable page."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
 from flask_login import current_user
 
 from ..accounts.auth import roles_required
 from ..clients.models import Client
 from ..core import clock, csvio
 from ..core.errors import Conflict
+from ..core.i18n import N_, translated
 from ..extensions import db
 from . import letters, queries, rules, services
 from .models import CHANNELS, KINDS, STATUSES, Message
@@ -17,6 +19,12 @@ from .models import CHANNELS, KINDS, STATUSES, Message
 bp = Blueprint("outbox", __name__)
 MANAGER = ("manager",)
 PER_PAGE = 50
+# The services' fixed messages (the API gives them in English), in the page's language when a page shows them.
+SERVICE_MESSAGES = {
+    "only a scheduled message can be cancelled; this one is no longer scheduled":
+        N_("only a scheduled message can be cancelled; this one is no longer scheduled"),
+    "no letters are ready to print": N_("No letters are ready to print."),
+}
 
 
 def _choice(name: str, allowed) -> str | None:
@@ -42,7 +50,7 @@ def index():
     return render_template("outbox/index.html", pagination=pagination, counts=counts, clients=clients,
                            filters=filters, STATUSES=STATUSES, CHANNELS=CHANNELS, KINDS=KINDS,
                            campaigns=db.session.execute(queries.campaign_names()).all(),
-                           ready=letters.ready_count(clock.now()))
+                           ready=letters.ready_count(clock.now()), REASONS=translated(rules.CANCEL_REASONS))
 
 
 @bp.get("/outbox/<int:message_id>")
@@ -50,7 +58,7 @@ def index():
 def show(message_id):
     msg = db.session.get(Message, message_id) or abort(404)
     return render_template("outbox/show.html", msg=msg, client=db.session.get(Client, msg.client_id),
-                           REASONS=rules.CANCEL_REASONS)
+                           REASONS=translated(rules.CANCEL_REASONS))
 
 
 @bp.post("/outbox/<int:message_id>/cancel")
@@ -61,10 +69,10 @@ def cancel(message_id):
         services.cancel_message(message_id, actor_id=current_user.id, now=clock.now())
     except Conflict as exc:
         db.session.rollback()
-        flash(exc.message, "error")
+        flash(gettext(SERVICE_MESSAGES[exc.message]) if exc.message in SERVICE_MESSAGES else exc.message, "error")
         return redirect(url_for("outbox.show", message_id=message_id))
     db.session.commit()
-    flash("Message cancelled.", "ok")
+    flash(gettext("Message cancelled."), "ok")
     return redirect(url_for("outbox.show", message_id=message_id))
 
 
@@ -87,14 +95,17 @@ def letters_export():
         result = letters.export_ready(clock.now(), actor_id=current_user.id)
     except Conflict as exc:
         db.session.rollback()
-        flash(exc.message[:1].upper() + exc.message[1:] + ".", "error")
+        flash(gettext(SERVICE_MESSAGES[exc.message]) if exc.message in SERVICE_MESSAGES
+              else exc.message[:1].upper() + exc.message[1:] + ".", "error")
         return redirect(url_for("outbox.letters_ready"))
     db.session.commit()
     if result["cancelled"]:
-        flash(f"{result['cancelled']} letter(s) were stopped by the contact rules and cancelled.", "warn")
+        flash(ngettext("%(num)s letter was stopped by the contact rules and cancelled.",
+                       "%(num)s letters were stopped by the contact rules and cancelled.", result["cancelled"]), "warn")
     if not result["batch"]:
         return redirect(url_for("outbox.letters_ready"))
-    flash(f"{result['sent']} letter(s) exported and marked sent.", "ok")
+    flash(ngettext("%(num)s letter exported and marked sent.", "%(num)s letters exported and marked sent.",
+                   result["sent"]), "ok")
     return redirect(url_for("outbox.letters_batch", batch=result["batch"]))
 
 

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from ..core.msgid import N_
+
 ERASED = "[erased]"
 # The cancel / close reason of what an erasure stops, and the do-not-contact reason it leaves.
 ERASED_REASON = "erased"
@@ -31,12 +33,14 @@ EXPORT_VERSION = 1
 
 # What the erasure removes and what it keeps, in words: the card, the
 # confirmation and docs/privacy.md say the same.
-REMOVED = ("name", "phone", "e-mail", "notes", "the reasons staff typed (do-not-contact, ban, complaint notes)",
-           "call notes and booked-service text", "every message's recipient, subject and text",
-           "rejected import rows naming the client", "the client ref (it becomes ERASED-<number>)")
-KEPT = ("visits (dates, amounts, store, service)", "call outcomes (dispositions, reason codes and times)",
-        "contacts, queue items and conversions", "bonus runs and statements",
-        "language, store and ban/moved-away flags")
+# Marked for the catalogues (pages translate them; ``%(ref)s`` is the new ref).
+REMOVED = (N_("name"), N_("phone"), N_("e-mail"), N_("notes"),
+           N_("the reasons staff typed (do-not-contact, ban, complaint notes)"),
+           N_("call notes and booked-service text"), N_("every message's recipient, subject and text"),
+           N_("rejected import rows naming the client"), N_("the client ref (it becomes %(ref)s)"))
+KEPT = (N_("visits (dates, amounts, store, service)"), N_("call outcomes (dispositions, reason codes and times)"),
+        N_("contacts, queue items and conversions"), N_("bonus runs and statements"),
+        N_("language, store and ban/moved-away flags"))
 
 
 def erased_ref(client_id: int) -> str:
@@ -197,13 +201,3 @@ def export_filename(ref: str) -> str:
 
 def export_json(data: dict) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
-
-
-def confirm_text(name: str, ref: str, client_id: int) -> str:
-    """The confirmation an admin answers before erasing (data-confirm)."""
-    return (f"Erase the personal data of {name or ref} ({ref})? This cannot be undone.\n\n"
-            f"Removed: {', '.join(REMOVED).replace('ERASED-<number>', erased_ref(client_id))}. "
-            "Every open queue item and scheduled message is cancelled and the client is marked "
-            "do-not-contact (\"erased\").\n\n"
-            f"Kept, without personal data: {', '.join(KEPT)}; so reports, leaderboards and "
-            "bonuses do not change.")

@@ -27,6 +27,7 @@ from ..campaigns.models import Campaign, CampaignItem
 from ..campaigns.rules import OFFERS, REASON_CODES
 from ..core.csvio import csv_lines
 from ..core.errors import ValidationError
+from ..core.msgid import N_
 from ..core.sql import month_key
 from ..extensions import db
 from . import rules, scores
@@ -36,12 +37,13 @@ from .models import Conversion
 from .services import campaign_arg, check_params
 
 STAGES = ("targeted", "attempted", "reached", "booked", "visited")
-STAGE_LABELS = {"targeted": "Targeted", "attempted": "Attempted", "reached": "Reached", "booked": "Booked",
-                "visited": "Visited"}
+# Shown on the pages in their language (marked with N_, translated by the view or the template).
+STAGE_LABELS = {"targeted": N_("Targeted"), "attempted": N_("Attempted"), "reached": N_("Reached"),
+                "booked": N_("Booked"), "visited": N_("Visited")}
 BY = ("store", "agent")
 FORMATS = ("json", "csv")
 NO_OFFER = "none"  # the offers report's row of reached clients who were offered nothing
-NO_OFFER_LABEL = "No offer made"
+NO_OFFER_LABEL = N_("No offer made")
 __all__ = ["campaign_arg", "by_arg", "year_arg", "format_arg", "funnel", "reasons", "offers", "years",
            "csv_table", "csv_file", "build"]
 

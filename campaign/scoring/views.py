@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -192,7 +193,7 @@ def competitions():
             status = exc.status
         else:
             db.session.commit()
-            flash(f"Competition started for {rules.Period.of_key(comp.month).label}.")
+            flash(gettext("Competition started for %(period)s.", period=rules.Period.of_key(comp.month).label))
             return redirect(url_for("scoring.competitions", period=rules.Period.of_key(comp.month).label))
     try:
         period = services.period_arg(request.args.get("period"))
@@ -207,5 +208,5 @@ def competitions():
 def delete_competition(competition_id: int):
     services.delete_competition(competition_id, current_user.id)
     db.session.commit()
-    flash("Competition called off.")
+    flash(gettext("Competition called off."))
     return redirect(url_for("scoring.competitions"))

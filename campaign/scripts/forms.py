@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext
+
+from ..core.msgid import N_
 from . import rules
 
 
@@ -101,11 +104,11 @@ def apply_action(values: dict, action: str) -> str | None:
     if name == "add_step":
         steps.append({"key": _fresh_key("step", (s["key"] for s in steps)), "title": "", "text": "", "next": "",
                       "ask": False, "question": "", "answers": []})
-        return "Step added at the end; write its texts, then save."
+        return gettext("Step added at the end; write its texts, then save.")
     if name == "add_objection":
         objections.append({"key": _fresh_key("objection", (o["key"] for o in objections)), "question": "",
                            "answer": ""})
-        return "Objection added at the end; write it, then save."
+        return gettext("Objection added at the end; write it, then save.")
     if not idx:
         return None
     i = idx[0]
@@ -114,22 +117,25 @@ def apply_action(values: dict, action: str) -> str | None:
         step["ask"] = True
         step["answers"].append({"key": _fresh_key("answer", (a["key"] for a in step["answers"])), "label": "",
                                 "next": ""})
-        return f"Answer added to step {i + 1}."
+        return gettext("Answer added to step %(n)s.", n=i + 1)
     if name == "remove_answer" and len(idx) == 2 and i < len(steps) and idx[1] < len(steps[i]["answers"]):
         steps[i]["answers"].pop(idx[1])
-        return f"Answer removed from step {i + 1}."
+        return gettext("Answer removed from step %(n)s.", n=i + 1)
     if name == "remove_step" and i < len(steps):
         removed = steps.pop(i)
-        return f"Step “{removed['key']}” removed. Branches that led to it need a new target before you save."
+        return gettext("Step “%(key)s” removed. Branches that led to it need a new target before you save.",
+                       key=removed["key"])
     if name in ("up", "down") and i < len(steps):
         j = i - 1 if name == "up" else i + 1
         if 0 <= j < len(steps):
             steps[i], steps[j] = steps[j], steps[i]
-            return f"Step “{steps[j]['key']}” moved {name}."
-        return "The step is already there."
+            if name == "up":
+                return gettext("Step “%(key)s” moved up.", key=steps[j]["key"])
+            return gettext("Step “%(key)s” moved down.", key=steps[j]["key"])
+        return gettext("The step is already there.")
     if name == "remove_objection" and i < len(objections):
         objections.pop(i)
-        return "Objection removed."
+        return gettext("Objection removed.")
     return None
 
 
@@ -187,22 +193,50 @@ def field_id(path: str) -> str:
             "language": "f-language", "start_from": "f-start_from"}.get(path, "errors")
 
 
+# The names of the fields in an error's place, shown in the page's language.
+FIELD_WORDS = {
+    "key": N_("key"), "title": N_("title"), "text": N_("text"), "next": N_("next"), "question": N_("question"),
+    "question answers": N_("question answers"), "answers": N_("answers"), "label": N_("label"),
+    "remedy": N_("remedy"), "offer": N_("offer"), "answer": N_("answer"), "code": N_("code"),
+}
+TOP_FIELDS = {
+    "name": N_("Name"), "steps": N_("Steps"), "reasons": N_("Reasons"), "objections": N_("Objections"),
+    "language": N_("Language"), "start_from": N_("Start from"),
+}
+
+
+def _field_word(name: str) -> str:
+    return gettext(FIELD_WORDS[name]) if name in FIELD_WORDS else name
+
+
 def error_sentence(path: str, message: str) -> str:
-    """'steps[1].title', 'is required' → 'Step 2, title: is required'."""
+    """'steps[1].title', 'is required' → 'Step 2, title: is required' (the place in the
+    page's language; the message as the validation gives it)."""
     m = re.match(r"steps\[(\d+)\]", path)
-    where = path
     if m:
-        where = f"Step {int(m.group(1)) + 1}"
+        n = int(m.group(1)) + 1
         rest = path[m.end():].lstrip(".")
         a = re.match(r"question\.answers\[(\d+)\]\.?(\w*)", rest)
-        if a:
-            where += f", answer {int(a.group(1)) + 1}" + (f" {a.group(2)}" if a.group(2) else "")
+        if a and a.group(2):
+            where = gettext("Step %(n)s, answer %(answer)s %(field)s", n=n, answer=int(a.group(1)) + 1,
+                            field=_field_word(a.group(2)))
+        elif a:
+            where = gettext("Step %(n)s, answer %(answer)s", n=n, answer=int(a.group(1)) + 1)
         elif rest:
-            where += ", " + rest.replace("question.text", "question").replace(".", " ")
+            where = gettext("Step %(n)s, %(field)s", n=n,
+                            field=_field_word(rest.replace("question.text", "question").replace(".", " ")))
+        else:
+            where = gettext("Step %(n)s", n=n)
     elif (r := re.match(r"reasons\[(\d+)\]\.?(\w*)", path)) and int(r.group(1)) < len(rules.REASON_CODES):
-        where = f"Reason “{rules.REASON_CODES[int(r.group(1))]}”" + (f", {r.group(2)}" if r.group(2) else "")
+        code = rules.REASON_CODES[int(r.group(1))]
+        where = (gettext("Reason “%(code)s”, %(field)s", code=code, field=_field_word(r.group(2))) if r.group(2)
+                 else gettext("Reason “%(code)s”", code=code))
     elif o := re.match(r"objections\[(\d+)\]\.?(\w*)", path):
-        where = f"Objection {int(o.group(1)) + 1}" + (f", {o.group(2)}" if o.group(2) else "")
+        n = int(o.group(1)) + 1
+        where = (gettext("Objection %(n)s, %(field)s", n=n, field=_field_word(o.group(2))) if o.group(2)
+                 else gettext("Objection %(n)s", n=n))
+    elif path in TOP_FIELDS:
+        where = gettext(TOP_FIELDS[path])
     else:
-        where = where.replace("_", " ").capitalize()
-    return f"{where}: {message}"
+        where = path.replace("_", " ").capitalize()
+    return gettext("%(where)s: %(message)s", where=where, message=message)

@@ -10,6 +10,7 @@ their change on purpose. The preview renders what is typed when it is valid.
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -19,13 +20,14 @@ from ..campaigns import services as campaign_services
 from ..campaigns.models import Script
 from ..campaigns.rules import OFFERS
 from ..core.errors import Conflict, ValidationError
+from ..core.i18n import translated
 from ..extensions import db
 from . import content, forms, rules, services
 
 bp = Blueprint("scripts", __name__)
 MANAGER = ("manager",)
-CONFLICT_MESSAGE = ("Someone else saved these texts since you opened them. Open the script in another tab to "
-                    "see their version; press Save again to replace it with what is below.")
+CONFLICT_MESSAGE = lazy_gettext("Someone else saved these texts since you opened them. Open the script in another "
+                                "tab to see their version; press Save again to replace it with what is below.")
 
 
 def _ensure_default() -> None:
@@ -48,7 +50,7 @@ def _common(script: Script, texts: services.Texts) -> dict:
     return {"script": script, "texts": texts, "campaigns": usage["campaigns"] if usage else [],
             "untranslated": {lg: rules.untranslated(texts.base, tr) for lg, tr in texts.translations.items()},
             "field_id": forms.field_id, "error_sentence": forms.error_sentence, "END": rules.END,
-            "OFFERS": OFFERS, "REASON_CODES": rules.REASON_CODES, "shipped_languages": content.LANGUAGES}
+            "OFFERS": translated(OFFERS), "REASON_CODES": rules.REASON_CODES, "shipped_languages": content.LANGUAGES}
 
 
 # ------------------------------------------------------------------ list and new
@@ -81,7 +83,8 @@ def new():
         return render_template("scripts/new.html", values=values, errors=exc.details or {}, scripts=scripts,
                                field_id=forms.field_id), 422
     db.session.commit()
-    flash(f"Script “{script.name}” created. Edit its steps below; campaigns can use it once it reads well.")
+    flash(gettext("Script “%(name)s” created. Edit its steps below; campaigns can use it once it reads well.",
+                  name=script.name))
     return redirect(url_for("scripts.edit", script_id=script.id))
 
 
@@ -118,8 +121,9 @@ def edit(script_id):
     if action != "save":
         notice = forms.apply_action(values, action)
         if notice is None:
-            abort(400, description="That button is not part of the editor; reload the page.")
-        return _edit_page(script, texts, values, notice=notice + " Nothing is saved until you press Save.")
+            abort(400, description=gettext("That button is not part of the editor; reload the page."))
+        return _edit_page(script, texts, values,
+                          notice=gettext("%(notice)s Nothing is saved until you press Save.", notice=notice))
     try:
         services.save_base(script, forms.base_data(values), current_user.id, version=values["version"],
                            name=values["name"])
@@ -132,7 +136,7 @@ def edit(script_id):
         values["version"] = str(texts.version(texts.base_language))
         return _edit_page(script, texts, values, conflict=CONFLICT_MESSAGE, status=409)
     db.session.commit()
-    flash("Script saved. Agents see the change on their next client.")
+    flash(gettext("Script saved. Agents see the change on their next client."))
     return redirect(url_for("scripts.edit", script_id=script.id))
 
 
@@ -168,7 +172,7 @@ def add_translation(script_id):
     script = services.get_script(script_id)
     language = (request.args.get("language") or "").strip()
     if not rules.valid_language(language):
-        flash("Type a language code such as de, uk or pt-BR to add a translation.", "error")
+        flash(gettext("Type a language code such as de, uk or pt-BR to add a translation."), "error")
         return redirect(url_for("scripts.edit", script_id=script.id) + "#translations")
     return redirect(url_for("scripts.translate", script_id=script.id, language=language))
 
@@ -178,7 +182,7 @@ def add_translation(script_id):
 def translate(script_id, language):
     script = services.get_script(script_id)
     if not rules.valid_language(language):
-        abort(404, description="That is not a language code.")
+        abort(404, description=gettext("That is not a language code."))
     texts = services.texts_of(script)
     if language == texts.base_language:
         return redirect(url_for("scripts.edit", script_id=script.id))
@@ -199,7 +203,7 @@ def translate(script_id, language):
             version, conflict, status = str(texts.version(language)), CONFLICT_MESSAGE, 409
         else:
             db.session.commit()
-            flash(f"Translation “{language}” saved.")
+            flash(gettext("Translation “%(language)s” saved.", language=language))
             return redirect(url_for("scripts.translate", script_id=script.id, language=language))
     # The preview shows what is typed unless it has errors (then what is saved).
     typed = values if not errors else texts.translations.get(language, {})
@@ -218,8 +222,9 @@ def delete_translation(script_id, language):
         services.delete_translation(script, language, current_user.id)
     except ValidationError as exc:
         db.session.rollback()
-        flash(f"Not removed: {exc.message}", "error")
+        flash(gettext("Not removed: %(error)s", error=exc.message), "error")
         return redirect(url_for("scripts.translate", script_id=script.id, language=language))
     db.session.commit()
-    flash(f"Translation “{language}” removed; clients who speak it hear the base language.")
+    flash(gettext("Translation “%(language)s” removed; clients who speak it hear the base language.",
+                  language=language))
     return redirect(url_for("scripts.edit", script_id=script.id) + "#translations")
