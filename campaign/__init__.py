@@ -22,8 +22,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(settings)
 
     _init_extensions(app)
-    _register_blueprints(app)
     from .core import web
+    web.init_parsing(app)  # before the routes: their <int:…> converter is bound as they are added
+    _register_blueprints(app)
     web.init_app(app)
     from . import cli
     cli.init_app(app)
@@ -33,7 +34,7 @@ def create_app(config: dict | None = None) -> Flask:
 def _init_extensions(app: Flask) -> None:
     from sqlalchemy import event
 
-    from .core import i18n, jobs
+    from .core import collation, i18n, jobs
     from .extensions import babel, csrf, db, limiter, login_manager, migrate
 
     engine_options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
@@ -56,6 +57,7 @@ def _init_extensions(app: Flask) -> None:
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.execute("PRAGMA busy_timeout=30000")
                 cur.close()
+                collation.register_sqlite(dbapi_conn)  # names in any script (core/collation.py)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")

@@ -18,7 +18,7 @@ from sqlalchemy import BigInteger, Date, Integer, String, and_, case, cast, func
 from sqlalchemy.sql import Select
 
 from ..accounts.models import Staff, Store
-from ..core import clock
+from ..core import clock, collation
 from ..core.errors import ValidationError
 from ..core.sql import among, day_number
 from ..extensions import db
@@ -326,13 +326,15 @@ def overview(as_of: date | None, store_code: str | None = None) -> rules.Overvie
 
 # ------------------------------------------------------------------ lists
 
-def _list_rows(seg, *, bucket=None, tier=None, flag=None) -> Select:
+def _list_rows(seg, *, bucket=None, tier=None, flag=None, name=None, by_name_in=None) -> Select:
     """Clients of ``seg`` with their display columns, ``total`` (count over the
     list) and ``pos`` (1-based place in the list order).
 
     Order: banned lists by no-shows desc first; then value class (A, B, C,
     none — classes compare across currencies, raw amounts do not), lifetime
-    spend desc, client ref.
+    spend desc, client ref. ``by_name_in`` (a language code) orders by last
+    and first name in that language's collation instead (core/collation.py).
+    ``name`` keeps the clients whose name holds it, in any script and case.
     """
     if bucket is not None and bucket not in rules.BUCKETS:
         raise ValidationError(f"unknown bucket {bucket!r}")
@@ -340,9 +342,13 @@ def _list_rows(seg, *, bucket=None, tier=None, flag=None) -> Select:
         raise ValidationError(f"unknown tier {tier!r}")
     if flag is not None and flag not in rules.FLAGS:
         raise ValidationError(f"unknown list {flag!r}")
-    order = ((seg.c.no_shows.desc(),) if flag == "banned" else ()) + (
-        case((seg.c.value_class.is_(None), 1), else_=0), seg.c.value_class,
-        seg.c.lifetime_spend.desc(), Client.ref)
+    if by_name_in:
+        order = (collation.sort_key(func.coalesce(Client.last_name, ""), by_name_in, db.session),
+                 collation.sort_key(func.coalesce(Client.first_name, ""), by_name_in, db.session), Client.ref)
+    else:
+        order = ((seg.c.no_shows.desc(),) if flag == "banned" else ()) + (
+            case((seg.c.value_class.is_(None), 1), else_=0), seg.c.value_class,
+            seg.c.lifetime_spend.desc(), Client.ref)
     q = (select(Client.ref, Client.first_name, Client.last_name, Client.language,
                 Store.code.label("store_code"), Store.currency, *seg.c,
                 func.count().over().label("total"),
@@ -355,6 +361,14 @@ def _list_rows(seg, *, bucket=None, tier=None, flag=None) -> Select:
         q = q.where(seg.c.tier == tier)
     if flag:
         q = q.where(seg.c.overdue if flag == "overdue" else seg.c.banned)
+    if name and name.strip():
+        dialect = db.session.get_bind().dialect.name
+        full = func.coalesce(Client.first_name, "") + " " + func.coalesce(Client.last_name, "")
+        reverse = func.coalesce(Client.last_name, "") + " " + func.coalesce(Client.first_name, "")
+        # "Anna Smirnova", "Smirnova Anna" and the Japanese order without a space all match.
+        joined = func.coalesce(Client.last_name, "") + func.coalesce(Client.first_name, "")
+        q = q.where(or_(collation.contains(full, name, dialect), collation.contains(reverse, name, dialect),
+                        collation.contains(joined, name, dialect)))
     return q
 
 
@@ -366,7 +380,8 @@ def _window(rows: Select, page: int, per_page: int) -> Select:
 
 def segment_clients(as_of: date | None, *, bucket: str | None = None, tier: str | None = None,
                     store_ids=None, flag: str | None = None, page: int = 1,
-                    per_page: int = PER_PAGE) -> rules.Page:
+                    per_page: int = PER_PAGE, name: str | None = None,
+                    by_name_in: str | None = None) -> rules.Page:
     """The clients behind a number of the overview, one page at a time.
 
     Filters: ``bucket``, ``tier``, ``store_ids``, and ``flag`` (``overdue`` or
@@ -375,7 +390,7 @@ def segment_clients(as_of: date | None, *, bucket: str | None = None, tier: str 
     """
     page = max(1, int(page))
     rows = _list_rows(client_segments(as_of, store_ids=store_ids).subquery("seg"),
-                      bucket=bucket, tier=tier, flag=flag)
+                      bucket=bucket, tier=tier, flag=flag, name=name, by_name_in=by_name_in)
     items = db.session.execute(_window(rows, page, per_page).order_by("pos")).mappings().all()
     total = int(items[0]["total"]) if items else 0
     if not items and page > 1:

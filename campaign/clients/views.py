@@ -20,7 +20,7 @@ from flask_login import current_user
 from ..accounts.auth import roles_required
 from ..core import clock
 from ..core.errors import ValidationError
-from ..core.i18n import translated
+from ..core.i18n import language as i18n_language, translated
 from ..core.msgid import N_
 from ..extensions import db
 from . import queries, rules, services
@@ -137,14 +137,23 @@ def segment_clients():
     if flag not in (None, *rules.FLAGS):
         errors.append(gettext("unknown list %(value)s", value=repr(flag)))
         flag = None
+    name = (request.args.get("name") or "").strip()
+    if len(name) > 100:
+        errors.append(gettext("Search for at most 100 characters of a name."))
+        name = ""
+    sort = request.args.get("sort") or "value"
+    if sort not in ("value", "name"):
+        errors.append(gettext("unknown order %(value)s", value=repr(sort)))
+        sort = "value"
     page = queries.segment_clients(as_of, bucket=bucket, tier=tier, store_ids=store_ids, flag=flag,
-                                   page=_page_arg("page"))
+                                   page=_page_arg("page"), name=name or None,
+                                   by_name_in=i18n_language() if sort == "name" else None)
     bounds = tuple(current_app.config["BUCKET_BOUNDS"])
     heading = [p for p in ({"overdue": gettext("Overdue"), "banned": gettext("Banned")}.get(flag),
                            bucket and bucket_label(bucket, bounds),
                            tier and gettext(rules.TIER_LABELS[tier])) if p]
     return render_template("clients/segment_clients.html", page=page, bucket=bucket, tier=tier,
-                           flag=flag, heading=heading,
+                           flag=flag, heading=heading, name=name, sort=sort,
                            **_view_context(as_of, store_code, errors)), 422 if errors else 200
 
 

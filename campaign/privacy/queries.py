@@ -16,7 +16,9 @@ from ..bonuses.models import BonusConversion, BonusRun
 from ..calls.models import Outcome
 from ..campaigns.models import Campaign, CampaignItem
 from ..clients.models import Client, ClientErasure, Contact, Visit
+from ..core import collation
 from ..core.models import AuditLog, Job, JobFileChunk
+from ..extensions import db
 from ..imports.models import ImportReject
 from ..outbox.models import Message
 from ..scoring.models import Conversion
@@ -148,8 +150,12 @@ def lookup(q: str, *, email: str | None, phone_digits: str | None, name: str | N
     if phone_digits:
         conds.append(Client.phone.like(f"%{phone_digits}"))
     if name:
-        full = func.lower(Client.first_name + " " + Client.last_name)
-        conds.append(_like_any(full, [name.lower()]))
+        # Any script, case and width (core/collation.py), in either name order.
+        dialect = db.session.get_bind().dialect.name
+        first, last = func.coalesce(Client.first_name, ""), func.coalesce(Client.last_name, "")
+        conds += [collation.contains(first + " " + last, name, dialect),
+                  collation.contains(last + " " + first, name, dialect),
+                  collation.contains(last + first, name, dialect)]
     return (select(Client, Store.code, ClientErasure.erased_at)
             .join(Store, Store.id == Client.store_id)
             .outerjoin(ClientErasure, ClientErasure.client_id == Client.id)
