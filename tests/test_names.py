@@ -91,3 +91,27 @@ def test_the_client_list_searches_and_sorts_by_name_and_says_when_nothing_matche
 def test_fold_is_nfkc_then_lower_case():
     assert collation.fold("ＡＢＣ ｻｸﾗ Łódź") == "abc サクラ łódź"
     assert collation.fold(None) is None
+
+
+@pytest.mark.parametrize("first, last, language, shown", [
+    ("愛", "吉田", "ja", "吉田 愛"),           # Japanese: family name first, a space
+    ("さくら", "伊藤", None, "伊藤 さくら"),    # kana: Japanese even without a language
+    ("芳", "王", "zh", "王芳"),                # Chinese: family name first, no space
+    ("芳", "王", None, "王 芳"),               # Han only, language unknown: a space keeps both readable
+    ("Анна", "Смирнова", "ru", "Анна Смирнова"),
+    ("Łukasz", "Zieliński", "pl", "Łukasz Zieliński"),
+    (None, "Lis", "pl", "Lis"),
+    ("", "", None, ""),
+])
+def test_a_name_is_written_in_its_own_scripts_order(first, last, language, shown):
+    from campaign.clients.rules import full_name
+    assert full_name(first, last, language) == shown
+
+
+def test_japanese_messages_and_scripts_address_the_family_name(make_client):
+    from campaign.outbox import texts
+    c = make_client("J1", first_name="愛", last_name="吉田", language="ja")
+    assert c.name == "吉田 愛"
+    _used, _subject, body = texts.render("no_answer_sms", "ja", first_name=c.first_name,
+                                         last_name=c.last_name, full_name=c.name, store_name="渋谷店")
+    assert body.startswith("吉田様")

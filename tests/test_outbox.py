@@ -60,7 +60,8 @@ def test_no_answer_sms_needs_consent_phone_and_room_under_the_cap(ctx, app, pin_
 def test_three_letter_sequence_by_email(ctx, pin_clock, make_client, make_item, make_store):
     pin_clock(T0)
     store = make_store(timezone="Asia/Tokyo", name="Ginza Spa")
-    c = make_client(store=store, language="ja", first_name="Yuki", consent_email=True, consent_post=True,
+    c = make_client(store=store, language="ja", first_name="Yuki", last_name="Tanaka", consent_email=True,
+                    consent_post=True,
                     email="yuki@example.test")
     item, camp = make_item(c)
     made = services.after_attempts_exhausted(item, camp, c, clock.now())
@@ -69,7 +70,7 @@ def test_three_letter_sequence_by_email(ctx, pin_clock, make_client, make_item, 
     assert {m.channel for m in made} == {"email"}
     assert [m.due_at for m in made] == [datetime(2026, 5, 1, 9), datetime(2026, 5, 8, 9), datetime(2026, 5, 15, 9)]
     assert [m.offer_valid_until for m in made] == [date(2026, 5, 8), date(2026, 5, 15), date(2026, 5, 22)]
-    assert "Yuki" in made[0].body and "2026年5月8日" in made[0].body and "Ginza Spa" in made[0].subject
+    assert made[0].body.startswith("Tanaka様") and "2026年5月8日" in made[0].body and "Ginza Spa" in made[0].subject
     assert services.after_attempts_exhausted(item, camp, c, clock.now()) == []
     db.session.commit()
     assert len(_messages(c.id)) == 3

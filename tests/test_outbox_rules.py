@@ -73,11 +73,13 @@ def test_phone_key():
 @pytest.mark.parametrize("kind", list(texts.TEXTS))
 @pytest.mark.parametrize("language", rules.LANGUAGES)
 def test_every_text_renders_fully(kind, language):
-    used, subject, body = texts.render(kind, language, first_name="Ann", store_name="Spa One", offer="OFFER",
-                                       valid_until="VALID", booking_date="DAY", booking_time="12:00",
-                                       service="manicure")
+    used, subject, body = texts.render(kind, language, first_name="Ann", last_name="Lee", full_name="Ann Lee",
+                                       store_name="Spa One", offer="OFFER", valid_until="VALID",
+                                       booking_date="DAY", booking_time="12:00", service="manicure")
     assert used == language
-    assert "Ann" in body and "Spa One" in (subject or "") + body
+    # Japanese texts address the family name, Chinese ones the whole name, the others the first name.
+    addressed = {"ja": "Lee様", "zh": "Ann Lee"}.get(language, "Ann")
+    assert addressed in body and "Spa One" in (subject or "") + body
     assert not re.search(r"[{}]", (subject or "") + body)
     assert (subject is None) == (kind in ("no_answer_sms", "booking_reminder"))
     if kind.startswith("letter"):

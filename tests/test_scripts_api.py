@@ -98,7 +98,7 @@ def test_put_translation(api):
 
 def test_render_for_a_client(api, make_client, make_visit, pin_clock):
     pin_clock("2026-06-01T09:00:00+00:00")
-    client = make_client("C-9", first_name="Елена", language="ru")
+    client = make_client("C-9", first_name="Елена", last_name="Соколова", language="ru")
     make_visit(client, "2026-03-19", service="массаж спины")
     c, h = api["client"], api["h"]
     resp = c.get(f"/api/v1/scripts/{api['id']}/render?client_ref=C-9&offer=free_redo", headers=h)
@@ -108,7 +108,8 @@ def test_render_for_a_client(api, make_client, make_visit, pin_clock):
     assert out["steps"][0]["text"].startswith("Здравствуйте, Елена! Вас беспокоит Maria")
     assert "бесплатная переделка у другого мастера" in next(s for s in out["steps"] if s["key"] == "news")["text"]
     out = c.get(f"/api/v1/scripts/{api['id']}/render?client_ref=C-9&language=ja", headers=h).get_json()
-    assert out["language"] == "ja" and "Елена様" in out["steps"][0]["text"]
+    # Japanese addresses the family name ("Соколова様"), as Japanese business calls do.
+    assert out["language"] == "ja" and "Соколова様" in out["steps"][0]["text"]
     assert c.get(f"/api/v1/scripts/{api['id']}/render?client_ref=nobody", headers=h).status_code == 404
     assert c.get(f"/api/v1/scripts/{api['id']}/render?offer=cheap", headers=h).status_code == 422
     sample = c.get(f"/api/v1/scripts/{api['id']}/render?language=pl", headers=h).get_json()

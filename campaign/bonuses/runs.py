@@ -28,6 +28,7 @@ from sqlalchemy import and_, case, delete, except_, false, func, insert, literal
 
 from ..accounts.models import Staff, StaffRole, Team
 from ..clients.models import Client
+from ..clients.rules import full_name
 from ..core import audit, clock
 from ..core.models import AuditLog
 from ..core.sql import month_key, one_at_a_time
@@ -521,13 +522,15 @@ def statement(run: BonusRun, employee_code: str) -> dict:
     if line is None:
         raise NotFound(f"{employee_code} has no statement in run #{run.id}")
     convs = db.session.execute(
-        select(BonusConversion, Client.ref, (Client.first_name + " " + Client.last_name), Staff.employee_code)
+        select(BonusConversion, Client.ref, Client.first_name, Client.last_name, Client.language,
+               Staff.employee_code)
         .join(Client, Client.id == BonusConversion.client_id)
         .join(Staff, Staff.id == BonusConversion.staff_id)
         .where(BonusConversion.run_id == run.id, BonusConversion.month == run.month,
                (BonusConversion.staff_id == line.staff_id)
                | ((BonusConversion.team_id == line.team_id) if line.team_id is not None else false()))
         .order_by(BonusConversion.local_date, BonusConversion.id)).all()
+    convs = [(c, ref, full_name(first, last, lang), code) for c, ref, first, last, lang, code in convs]
     own = [_conv(c, ref, name, code) for c, ref, name, code in convs if c.staff_id == line.staff_id]
     pool = [_conv(c, ref, name, code) for c, ref, name, code in convs if c.team_id == line.team_id]
     adjustments = []

@@ -80,7 +80,7 @@ def card(client_id: int, *, value_class: str | None = None, timezone: str | None
     bounds = tuple(current_app.config["BUCKET_BOUNDS"])
     return {
         "client_id": c.id, "client_ref": c.ref, "first_name": c.first_name, "last_name": c.last_name,
-        "name": client_rules.full_name(c.first_name, c.last_name), "phone": c.phone, "phone_callable": bool(c.phone_callable), "email": c.email,
+        "name": client_rules.full_name(c.first_name, c.last_name, c.language), "phone": c.phone, "phone_callable": bool(c.phone_callable), "email": c.email,
         "language": c.language,
         "store": {"code": c.store_code, "name": c.store_name, "timezone": c.store_timezone,
                   "currency": c.store_currency},
@@ -122,7 +122,8 @@ def warnings(card_: dict, _=_english) -> list[str]:
 
 def script_context(card_: dict, staff: Staff, offer_label: str | None) -> dict:
     last = card_["last_visit"] or {}
-    return {"first_name": card_["first_name"], "agent_name": staff.name, "store_name": card_["store"]["name"],
+    return {"first_name": card_["first_name"], "last_name": card_["last_name"], "full_name": card_["name"],
+            "agent_name": staff.name, "store_name": card_["store"]["name"],
             "last_service": last.get("service"), "last_visit_date": last.get("date"),
             "days_since": card_["days_since"], "offer": offer_label}
 
@@ -192,7 +193,7 @@ def last_outcome(staff: Staff) -> dict | None:
     later = aliased(Outcome)
     row = db.session.execute(
         select(Outcome.id, Outcome.item_id, Outcome.at, Outcome.disposition, Client.first_name,
-               Client.last_name, Client.ref, Store.timezone)
+               Client.last_name, Client.language, Client.ref, Store.timezone)
         .join(Client, Client.id == Outcome.client_id).join(Store, Store.id == Client.store_id)
         .where(Outcome.staff_id == staff.id,
                ~select(later.id).where(later.corrects_id == Outcome.id).exists())
@@ -204,8 +205,8 @@ def complaints(*, open_only: bool = True, page: int = 1, per_page: int = 50, cam
     """The managers' complaint list: complaint outcomes, open first, newest
     first (of one campaign when ``campaign_id`` is given)."""
     base = (select(Contact.id, Contact.at, Contact.resolved_at, Contact.reason,
-                   Client.ref.label("client_ref"), Client.first_name, Client.last_name, Client.phone,
-                   Store.name.label("store"), Staff.name.label("agent"), Campaign.name.label("campaign"),
+                   Client.ref.label("client_ref"), Client.first_name, Client.last_name, Client.language,
+                   Client.phone, Store.name.label("store"), Staff.name.label("agent"), Campaign.name.label("campaign"),
                    Outcome.notes)
             .join(Client, Client.id == Contact.client_id)
             .join(Store, Store.id == Client.store_id)

@@ -16,7 +16,7 @@ from flask_login import current_user
 from ..accounts.auth import roles_required
 from ..campaigns.rules import OFFERS
 from ..core import clock
-from ..core.i18n import translated
+from ..core.i18n import format_moment, translated
 from ..core.errors import AppError, Forbidden, NotFound, ValidationError
 from ..extensions import db
 from . import queries, rules, services
@@ -150,10 +150,13 @@ def resolve_complaint(contact_id: int):
 
 @bp.app_template_filter("utc_local")
 def _utc_local(value: datetime | None, tz: str | None = None) -> str:
-    """A naive UTC datetime shown in a time zone (the store's), e.g. 2026-06-01 15:30."""
+    """A naive UTC datetime shown in a time zone (the store's) as the page's
+    language writes it, e.g. "Jun 1, 2026, 3:30 PM", "2026/06/01 15:30"."""
     if value is None:
         return "—"
     if isinstance(value, str):
         value = datetime.fromisoformat(value.rstrip("Z"))
     aware = value.replace(tzinfo=timezone.utc)
-    return aware.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") if tz else aware.strftime("%Y-%m-%d %H:%M UTC")
+    if tz:
+        return format_moment(aware.astimezone(ZoneInfo(tz)))
+    return format_moment(aware) + " UTC"

@@ -48,7 +48,7 @@ class Client(db.Model):
 
     @property
     def name(self) -> str:
-        return full_name(self.first_name, self.last_name)
+        return full_name(self.first_name, self.last_name, self.language)
 
 
 class Visit(db.Model):

@@ -31,9 +31,25 @@ VALUE_CLASS_LABELS = {"A": N_("A (top 20 %)"), "B": N_("B (next 30 %)"), "C": N_
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def full_name(first_name: str | None, last_name: str | None) -> str:
-    """A client's name as shown: the parts there are, first then last."""
-    return " ".join(p for p in (first_name, last_name) if p)
+_CJK = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\uac00-\ud7af]")
+_KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
+
+
+def full_name(first_name: str | None, last_name: str | None, language: str | None = None) -> str:
+    """A person's name as its own script writes it.
+
+    Japanese, Chinese and Korean names put the family name first: "吉田 愛"
+    (Japanese, and a name whose language is unknown, keep a space), "王芳"
+    (a Chinese client's: none).
+    Every other name reads first then last ("Anna Smirnova"). A missing part
+    is left out."""
+    parts = [p for p in (first_name, last_name) if p]
+    if not parts:
+        return ""
+    if len(parts) == 2 and any(_CJK.search(p) for p in parts):
+        chinese = (language or "").split("-")[0] == "zh" and not any(_KANA.search(p) for p in parts)
+        return (last_name + first_name) if chinese else f"{last_name} {first_name}"
+    return " ".join(parts)
 
 
 def erased_ref_digest(ref: str) -> str:

@@ -26,6 +26,8 @@ from ..extensions import db
 from . import queries, rules, services
 
 bp = Blueprint("clients", __name__)
+# A person's name in its own script's order, for every template (clients.rules.full_name).
+bp.add_app_template_global(rules.full_name, "person_name")
 
 # app.extensions key: functions fn(client_id, now) -> (template name, context) for the card.
 CARD_PANELS = "winback.card_panels"

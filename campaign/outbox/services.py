@@ -79,6 +79,7 @@ def _insert(*, key: str, client: Client, campaign, item, channel: str, kind: str
     """Add one planned message unless its key exists; returns it, or None when it existed."""
     language, subject, body = texts.render(
         kind, rules.language_for(client.language), first_name=client.first_name,
+        last_name=client.last_name or client.first_name, full_name=client.name,
         store_name=client.store.name if client.store else "", **values)
     stamp = clock.naive_utc(now)
     row = dict(dedupe_key=key, client_id=client.id, campaign_id=getattr(campaign, "id", None),

@@ -1,6 +1,7 @@
 """Message texts per kind and language (pure data and formatting).
 
-Placeholders: ``{first_name}``, ``{store_name}``, ``{offer}``,
+Placeholders: ``{first_name}``, ``{last_name}`` (Japanese texts address the
+family name: ``{last_name}様``), ``{full_name}`` (Chinese texts: ``{full_name}您好``), ``{store_name}``, ``{offer}``,
 ``{valid_until}``, ``{booking_date}``, ``{booking_time}``, ``{service}``.
 A kind without a text in the client's language falls back to English.
 """
@@ -19,9 +20,9 @@ TEXTS: dict[str, dict[str, tuple[str | None, str]]] = {
                      "{offer}. Odpowiedz STOP, aby zrezygnować."),
         "ru": (None, "{first_name}, здравствуйте! Мы звонили вам из {store_name}. Будем рады видеть вас снова: "
                      "{offer}. Ответьте СТОП, чтобы отписаться."),
-        "ja": (None, "{first_name}様、{store_name}からお電話いたしました。またのご来店をお待ちしています：{offer}。"
+        "ja": (None, "{last_name}様、{store_name}からお電話いたしました。またのご来店をお待ちしています：{offer}。"
                      "配信停止は「停止」と返信してください。"),
-        "zh": (None, "{first_name}您好，{store_name}刚才给您打过电话。期待再次为您服务：{offer}。回复“退订”即可取消。"),
+        "zh": (None, "{full_name}您好，{store_name}刚才给您打过电话。期待再次为您服务：{offer}。回复“退订”即可取消。"),
     },
     "letter_1": {
         "en": ("We miss you at {store_name}",
@@ -40,12 +41,12 @@ TEXTS: dict[str, dict[str, tuple[str | None, str]]] = {
                "Специально для вас: {offer}. Предложение действует до {valid_until}.\n\n"
                "Ждём вас,\nкоманда {store_name}"),
         "ja": ("{store_name}より：またお会いしたいです",
-               "{first_name}様\n\nしばらく{store_name}にお越しいただいておらず、スタッフ一同さみしく思っております。"
+               "{last_name}様\n\nしばらく{store_name}にお越しいただいておらず、スタッフ一同さみしく思っております。"
                "前回のご来店はいかがでしたか。お気づきの点があれば、ぜひお聞かせください。\n\n"
                "お帰りなさいの特別なご案内：{offer}。有効期限は{valid_until}までです。\n\n"
                "またのご来店を心よりお待ちしております。\n{store_name} スタッフ一同"),
         "zh": ("{store_name}想念您",
-               "{first_name}您好：\n\n您已经有一段时间没有光临{store_name}了，我们很想念您。"
+               "{full_name}您好：\n\n您已经有一段时间没有光临{store_name}了，我们很想念您。"
                "上次的服务您满意吗？如有任何不足，欢迎告诉我们。\n\n"
                "为欢迎您回来，我们为您准备了专属优惠：{offer}，有效期至{valid_until}。\n\n"
                "期待您的光临！\n{store_name}全体员工"),
@@ -64,11 +65,11 @@ TEXTS: dict[str, dict[str, tuple[str | None, str]]] = {
                "Приходите до {valid_until} — и получите от нас небольшой подарок.\n\n"
                "До встречи,\nкоманда {store_name}"),
         "ja": ("{store_name}：特典はまだ有効です（ささやかなプレゼント付き）",
-               "{first_name}様\n\nお帰りなさい特典はまだご利用いただけます：{offer}。"
+               "{last_name}様\n\nお帰りなさい特典はまだご利用いただけます：{offer}。"
                "{valid_until}までにご来店いただくと、ささやかなプレゼントもお渡しします。\n\n"
                "お待ちしております。\n{store_name} スタッフ一同"),
         "zh": ("{store_name}：您的优惠仍然有效，另有小礼物",
-               "{first_name}您好：\n\n您的回归优惠仍然有效：{offer}。"
+               "{full_name}您好：\n\n您的回归优惠仍然有效：{offer}。"
                "在{valid_until}前到店，我们还将送您一份小礼物。\n\n"
                "期待与您相见！\n{store_name}全体员工"),
     },
@@ -86,11 +87,11 @@ TEXTS: dict[str, dict[str, tuple[str | None, str]]] = {
                "в {store_name} — за наш счёт: одна экспресс-услуга на ваш выбор бесплатно, до {valid_until}.\n\n"
                "Просто упомяните это письмо при записи.\nКоманда {store_name}"),
         "ja": ("{store_name}より：無料施術のご案内",
-               "{first_name}様\n\nぜひもう一度お会いしたく、次回の施術を無料でご提供いたします。"
+               "{last_name}様\n\nぜひもう一度お会いしたく、次回の施術を無料でご提供いたします。"
                "お好きなエクスプレスメニューをおひとつ、{valid_until}までご利用いただけます。\n\n"
                "ご予約の際にこのお手紙のことをお伝えください。\n{store_name} スタッフ一同"),
         "zh": ("{store_name}：送您一次免费护理",
-               "{first_name}您好：\n\n我们非常希望再次为您服务，因此您的下一次护理由我们买单："
+               "{full_name}您好：\n\n我们非常希望再次为您服务，因此您的下一次护理由我们买单："
                "任选一项快捷护理，免费，有效期至{valid_until}。\n\n"
                "预约时提及此信即可。\n{store_name}全体员工"),
     },
@@ -101,9 +102,9 @@ TEXTS: dict[str, dict[str, tuple[str | None, str]]] = {
                      "{booking_date} o {booking_time}. Do zobaczenia! Odpowiedz STOP, aby zrezygnować."),
         "ru": (None, "{first_name}, напоминаем о записи ({service}) в {store_name} {booking_date} в "
                      "{booking_time}. Ждём вас! Ответьте СТОП, чтобы отписаться."),
-        "ja": (None, "{first_name}様、{booking_date} {booking_time}より{store_name}で{service}のご予約です。"
+        "ja": (None, "{last_name}様、{booking_date} {booking_time}より{store_name}で{service}のご予約です。"
                      "お待ちしております。配信停止は「停止」と返信してください。"),
-        "zh": (None, "{first_name}您好，提醒您：{booking_date} {booking_time}在{store_name}预约了{service}。"
+        "zh": (None, "{full_name}您好，提醒您：{booking_date} {booking_time}在{store_name}预约了{service}。"
                      "期待您的光临！回复“退订”即可取消。"),
     },
 }

@@ -23,8 +23,8 @@ import re
 
 from ..campaigns.rules import OFFERS, REASON_CODES  # noqa: F401  (REASON_CODES: re-exported for the script content)
 
-PLACEHOLDERS = ("first_name", "agent_name", "store_name", "last_service", "last_visit_date",
-                "days_since", "offer")
+PLACEHOLDERS = ("first_name", "last_name", "full_name", "agent_name", "store_name", "last_service",
+                "last_visit_date", "days_since", "offer")
 END = "end"
 
 MAX_TITLE = 200
@@ -215,7 +215,7 @@ def _base_reasons(data: dict, errors: dict) -> list[dict]:
             errors[f"{p}.code"] = f"“{code}” is listed twice"
             continue
         offer = raw.get("offer") or None
-        if offer is not None and offer not in OFFERS:
+        if offer is not None and (not isinstance(offer, str) or offer not in OFFERS):
             errors[f"{p}.offer"] = "must be one of " + ", ".join(OFFERS) + " (or empty)"
         by_code[code] = {"code": code, "label": _text(raw, "label", p, errors, required=True, limit=MAX_TITLE),
                          "remedy": _text(raw, "remedy", p, errors, required=False), "offer": offer}
@@ -264,7 +264,7 @@ def validate_translation(base: dict, data) -> dict:
     steps = {}
     for i, raw in enumerate(_list(data, "steps", errors, MAX_STEPS * 2, required=False)):
         p = f"steps[{i}]"
-        key = raw.get("key") if isinstance(raw, dict) else None
+        key = raw.get("key") if isinstance(raw, dict) and isinstance(raw.get("key"), str) else None
         if key not in base_steps:
             errors[f"{p}.key"] = f"“{key}” is not a step of the base language"
             continue
@@ -276,8 +276,8 @@ def validate_translation(base: dict, data) -> dict:
             qp = f"{p}.question"
             answers = {}
             base_answers = {a["key"] for a in bq["answers"]}
-            for j, a in enumerate(q.get("answers") or []):
-                akey = a.get("key") if isinstance(a, dict) else None
+            for j, a in enumerate(q.get("answers") if isinstance(q.get("answers"), list) else []):
+                akey = a.get("key") if isinstance(a, dict) and isinstance(a.get("key"), str) else None
                 if akey not in base_answers:
                     errors[f"{qp}.answers[{j}].key"] = f"“{akey}” is not an answer of this step in the base language"
                     continue

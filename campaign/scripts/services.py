@@ -155,7 +155,8 @@ def client_context(client_ref: str, agent_name: str | None, offer: str | None = 
         raise NotFound(f"no client {client_ref}")
     country = db.session.scalar(select(Store.country).where(Store.code == card["store_code"]))
     last = card["last_visit"] or {}
-    ctx = {"first_name": card["first_name"], "agent_name": agent_name or "", "store_name": card["store"]["name"],
+    ctx = {"first_name": card["first_name"], "last_name": card["last_name"], "full_name": card["name"],
+           "agent_name": agent_name or "", "store_name": card["store"]["name"],
            "last_service": last.get("service") or "", "last_visit_date": last.get("date"),
            "days_since": card["days_since"], "offer": offer or ""}
     return ctx, effective_language(card["language"], country)

@@ -4,7 +4,7 @@ TEXTS = {
     "steps": {
         "greeting": {
             "title": "ご挨拶",
-            "text": "お世話になっております。{store_name}の{agent_name}と申します。{first_name}様でいらっしゃいますか。"
+            "text": "お世話になっております。{store_name}の{agent_name}と申します。{last_name}様でいらっしゃいますか。"
                     "ただいま少しだけお時間よろしいでしょうか。",
             "question": "今お話ししてもよろしいですか？",
             "answers": {"yes": "はい、大丈夫です", "no": "いいえ、今は難しいです"},
@@ -53,7 +53,7 @@ TEXTS = {
         },
         "close": {
             "title": "お礼とご挨拶",
-            "text": "{first_name}様、本日はお忙しいところお時間をいただき、誠にありがとうございました。"
+            "text": "{last_name}様、本日はお忙しいところお時間をいただき、誠にありがとうございました。"
                     "またのご来店を心よりお待ちしております。",
         },
         "callback": {
@@ -87,7 +87,7 @@ TEXTS = {
         "elsewhere": ("今は別のお店に通っている", "お知らせいただきありがとうございます。もちろん問題ございません。"
                                        "また当店をお試しになりたいときは、{offer}をご用意してお待ちしております。"),
     },
-    "neutral": {"first_name": "お客", "agent_name": "担当", "store_name": "当店", "last_service": "施術",
+    "neutral": {"first_name": "お客", "last_name": "お客", "full_name": "お客", "agent_name": "担当", "store_name": "当店", "last_service": "施術",
                 "last_visit_date": "前回", "days_since": "", "offer": "特別なご優待"},
     "offers": {
         "new_service": "新メニューのお試し", "renovation": "リニューアルした店内へのご招待",
@@ -96,5 +96,5 @@ TEXTS = {
         "bring_a_friend": "お友達ご紹介特典", "holiday_greeting": "季節のご挨拶とささやかな贈り物",
         "free_redo": "別のスタッフによる無料のやり直し",
     },
-    "sample": {"first_name": "花子", "store_name": "銀座店", "last_service": "フットマッサージ"},
+    "sample": {"first_name": "花子", "last_name": "山田", "full_name": "山田 花子", "store_name": "銀座店", "last_service": "フットマッサージ"},
 }

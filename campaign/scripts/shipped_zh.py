@@ -4,7 +4,7 @@ TEXTS = {
     "steps": {
         "greeting": {
             "title": "问候",
-            "text": "{first_name}，您好！我是{store_name}的{agent_name}。请问您现在方便说几句话吗？",
+            "text": "{full_name}，您好！我是{store_name}的{agent_name}。请问您现在方便说几句话吗？",
             "question": "现在方便通话吗？",
             "answers": {"yes": "方便", "no": "现在不方便"},
         },
@@ -47,7 +47,7 @@ TEXTS = {
         },
         "close": {
             "title": "致谢并结束",
-            "text": "{first_name}，非常感谢您抽出宝贵时间。祝您生活愉快，期待您早日再次光临{store_name}！",
+            "text": "{full_name}，非常感谢您抽出宝贵时间。祝您生活愉快，期待您早日再次光临{store_name}！",
         },
         "callback": {
             "title": "约定回电时间",
@@ -76,7 +76,7 @@ TEXTS = {
                                           "如果您不希望我们再来电，我现在就记录下来，以后不会再打扰您。"),
         "elsewhere": ("我现在去别家了。", "谢谢您告诉我，这完全没有问题。如果以后想比较一下，我们很欢迎您回来，并为您准备了{offer}。"),
     },
-    "neutral": {"first_name": "尊敬的顾客", "agent_name": "客服顾问", "store_name": "本店", "last_service": "护理项目",
+    "neutral": {"first_name": "尊敬的顾客", "last_name": "尊敬的顾客", "full_name": "尊敬的顾客", "agent_name": "客服顾问", "store_name": "本店", "last_service": "护理项目",
                 "last_visit_date": "上次", "days_since": "", "offer": "回店专享优惠"},
     "offers": {
         "new_service": "新项目体验", "renovation": "参观焕然一新的门店", "new_staff": "认识我们的新技师",
@@ -84,5 +84,5 @@ TEXTS = {
         "renewal_discount": "续费或套餐折扣", "bring_a_friend": "带朋友同来的优惠",
         "holiday_greeting": "节日问候和一份小礼物", "free_redo": "由其他技师免费重做",
     },
-    "sample": {"first_name": "丽华", "store_name": "静安店", "last_service": "足疗"},
+    "sample": {"first_name": "丽华", "last_name": "李", "full_name": "李丽华", "store_name": "静安店", "last_service": "足疗"},
 }
