@@ -97,7 +97,8 @@ def test_compute_approve_export_through_the_pages(app, june, pin_clock):
     st = text(a02.get(f"/bonuses/runs/{run.id}/statements/A02")).replace("\u2009", " ")
     assert "Tied with B01 on 1 conversion and a visit rate of 50.0 %" in st
     assert "places 2, 3 (300.00 PLN + 100.00 PLN), shared equally" in st
-    assert "Team North brought back 3 clients × 10.00 PLN = 30.00 PLN, shared equally by the 2 members" in st
+    assert "Team North brought back 3 clients × 10.00 PLN = 30.00 PLN." in st
+    assert "It is shared equally by the 2 members" in st
     assert "a teammate's client" in st
     assert a02.get(f"/bonuses/runs/{run.id}/statements/A01").status_code == 403
     a01 = text(m.get(f"/bonuses/runs/{run.id}/statements/A01")).replace("\u2009", " ")
