@@ -62,9 +62,9 @@ def app(tmp_path_factory):
     yield app
 
 
-@pytest.fixture(autouse=True)
-def _clean_tables(app):
-    yield
+def wipe_tables(app) -> None:
+    """Every table emptied (ids restart on PostgreSQL) and the sign-in throttling reset."""
+    from campaign.extensions import limiter
     with app.app_context():
         db.session.remove()
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
@@ -74,9 +74,14 @@ def _clean_tables(app):
             else:
                 for name in tables:
                     conn.execute(text(f'DELETE FROM "{name}"'))
-        app.config["WINBACK_NOW"] = None
-        from campaign.extensions import limiter
-        limiter.reset()  # sign-in throttling counts start afresh
+    limiter.reset()  # sign-in throttling counts start afresh
+
+
+@pytest.fixture(autouse=True)
+def _clean_tables(app):
+    yield
+    wipe_tables(app)
+    app.config["WINBACK_NOW"] = None
 
 
 @pytest.fixture

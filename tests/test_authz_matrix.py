@@ -53,7 +53,7 @@ import pytest
 from sqlalchemy import select, text
 
 from campaign.extensions import db
-from tests.conftest import TEST_PASSWORD, csrf_from
+from tests.conftest import TEST_PASSWORD, csrf_from, wipe_tables
 from tests.test_scripts_pages import form_fields
 
 # ------------------------------------------------------------------ the contract
@@ -541,17 +541,7 @@ def _settle(app, timeout: float = 60.0) -> None:
 
 def _wipe(app) -> None:
     """As conftest's ``_clean_tables`` after every other test."""
-    from campaign.extensions import limiter
-    with app.app_context():
-        db.session.remove()
-        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-        with db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
-            else:
-                for name in tables:
-                    conn.execute(text(f'DELETE FROM "{name}"'))
-    limiter.reset()
+    wipe_tables(app)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext
 
+from ..core.i18n import known_message
 from ..core.msgid import N_
 from .models import Campaign
 
@@ -48,8 +49,7 @@ FIXED_MESSAGES = (
 
 
 def fixed_message(text: str) -> str:
-    """A service message in the page's language when it is one of ``FIXED_MESSAGES``."""
-    return gettext(text) if text in FIXED_MESSAGES else text
+    return known_message(text, FIXED_MESSAGES)
 
 # The fields a launched campaign still takes from the form (services.LIVE_FIELDS).
 LIVE_FORM_FIELDS = ("name", "call_start", "call_end", "max_attempts", "retry_delay_hours",

@@ -20,7 +20,7 @@ from flask_login import current_user
 from ..accounts.auth import roles_required
 from ..core import clock
 from ..core.errors import ValidationError
-from ..core.i18n import language as i18n_language, translated
+from ..core.i18n import known_message, language as i18n_language, translated
 from ..core.msgid import N_
 from ..extensions import db
 from . import queries, rules, services
@@ -52,8 +52,7 @@ _FIXED_MESSAGES = (
 
 
 def fixed_message(text: str) -> str:
-    """A service message in the page's language when it is one of ``_FIXED_MESSAGES``."""
-    return gettext(text) if text in _FIXED_MESSAGES else text
+    return known_message(text, _FIXED_MESSAGES)
 
 
 def bucket_label(bucket: str, bounds: tuple[int, ...]) -> str:

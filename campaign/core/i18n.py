@@ -67,6 +67,13 @@ STATUS_WORDS = {
 }
 
 
+def known_message(text: str, known) -> str:
+    """A service's message in the page's language when it is one of the fixed
+    messages ``known`` (marked with N_ where they are listed); any other text,
+    one with values in it, is shown as the service wrote it (English)."""
+    return gettext(text) if text in known else text
+
+
 def translated(labels: dict) -> dict:
     """``labels`` (code -> English label marked with ``N_``) in the request's language."""
     return {k: gettext(v) for k, v in labels.items()}

@@ -12,6 +12,7 @@ from ..clients import queries as client_queries
 from ..clients.models import Client
 from ..clients.views import register_card_panel
 from ..core.errors import Conflict, ValidationError
+from ..core.i18n import known_message
 from ..core.msgid import N_
 from ..extensions import db
 from . import rules, services
@@ -63,7 +64,7 @@ def erase(ref):
         done = services.erase_client(client, current_user.id, request.form.get("reason"), via="web")
     except (ValidationError, Conflict) as exc:
         db.session.rollback()
-        why = gettext(exc.message) if exc.message in _FIXED_MESSAGES else exc.message
+        why = known_message(exc.message, _FIXED_MESSAGES)
         flash(gettext("Nothing was erased. %(why)s", why=why), "error")
         return redirect(url_for("clients.card", ref=client.ref, _anchor="privacy"))
     db.session.commit()
