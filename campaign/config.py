@@ -71,6 +71,9 @@ def from_env(env=None, instance_path: str | None = None) -> dict:
         "MAX_CONTENT_LENGTH": _int(env, "WINBACK_MAX_UPLOAD_MB", 512) * 1024 * 1024,
         "DB_POOL_SIZE": _int(env, "WINBACK_DB_POOL_SIZE", 5),
         "DB_MAX_OVERFLOW": _int(env, "WINBACK_DB_MAX_OVERFLOW", 5),
+        # A `flask worker` renews the lease of its running job this often; a job
+        # whose lease (3 beats) runs out is requeued by another worker (core/worker.py).
+        "WORKER_HEARTBEAT_SECONDS": max(1, _int(env, "WINBACK_WORKER_HEARTBEAT_SECONDS", 10)),
         # Dormancy rules (SPEC §3); thresholds are settings.
         "BUCKET_BOUNDS": (30, 60, 90, 120),
         "NO_SHOW_BAN": _int(env, "WINBACK_NO_SHOW_BAN", 3),

@@ -291,7 +291,7 @@ def test_header_names_match_case_insensitively_and_extra_columns_are_ignored(run
 # ------------------------------------------------------------------ the job
 
 
-def test_a_retried_job_starts_over_without_doubling_rejects(run, stores, tmp_path):
+def test_a_retried_job_goes_on_from_its_checkpoint_without_doubling_rejects(run, stores, tmp_path):
     from campaign.core import jobs
     path = write(tmp_path, csv_text("clients", "C1,A,B,,,,WAW,,,,,,", "C2,A,B,,,,NOPE,,,,,,"))
     first = run("clients", path)
@@ -299,7 +299,9 @@ def test_a_retried_job_starts_over_without_doubling_rejects(run, stores, tmp_pat
     job.status = "queued"  # as if RQ delivered it again after a crash
     db.session.commit()
     again = jobs.execute(job.id)
-    assert counts(first) == (1, 0, 0, 1) and counts(again) == (0, 0, 1, 1)
+    # Every batch was committed with its checkpoint: the retry reports the one clean run
+    # (tests/test_faults.py kills a worker in the middle of one).
+    assert counts(first) == counts(again) == (1, 0, 0, 1)
     assert count(ImportReject) == 1
 
 

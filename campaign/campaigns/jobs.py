@@ -25,5 +25,6 @@ def run_assignment(job: Job, progress) -> dict:
         with db.engine.begin() as conn:
             conn.execute(update(Job).where(Job.id == job_id).values(progress=float(fraction)))
 
+    side_progress(0.0)  # a retry starts over: nothing of a killed attempt was kept
     return assignment.run(int(params["campaign_id"]), move_absent=bool(params.get("move_absent")),
                           progress=side_progress)

@@ -3,14 +3,16 @@
 ``run_import(job, progress)`` reads the file back — from the database chunks
 of an upload, or from ``params["path"]`` for the CLI — through a byte counter,
 upserts it batch by batch and calls ``progress`` (which commits) after each
-batch. It is idempotent: a retry forgets the rejects of the failed attempt and
-upserts from the first row again.
+batch. Each batch also saves a checkpoint in the job's params (the last line
+written and the counts so far), in the batch's own transaction; so a retry
+(after an error, or after its worker died) goes on after the last committed
+batch and ends with the counts, rejects and follow-up of one clean run.
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select, update
 
 from ..core import audit, csvio, jobs
 from ..core.models import Job, JobFileChunk
@@ -23,14 +25,22 @@ from .upsert import Import, ListRejects
 def run_import(job: Job, progress) -> dict:
     job_id, params = job.id, dict(job.params)
     kind = params["kind"]
-    forget_rejects(job_id)
+    done = params.pop(CHECKPOINT, None)  # the batches an earlier attempt committed
+    if done is None:
+        forget_rejects(job_id)
     chunks = path_chunks(params["path"]) if params.get("path") else stored_chunks(job_id)
     reader = csvio.CountingReader(chunks)
     size = max(1, params.get("size") or 1)
     records = rules.csv_records(csvio.text_stream(reader), params["delimiter"], kind)
-    run = Import(kind, StoredRejects(job_id))
+    rejects = StoredRejects(job_id)
+    run = Import(kind, rejects)
+    if done is not None:
+        rejects.restore()
+        records = run.resume(records, done)
     for _ in run.run(records):
-        progress(min(0.99, reader.bytes_read / size))
+        db.session.execute(update(Job).where(Job.id == job_id)
+                           .values(params=params | {CHECKPOINT: run.checkpoint()}))
+        progress(min(0.99, reader.bytes_read / size))  # commits the batch with its checkpoint
     drop_upload(job_id)
     result = run.result()
     if run.marked:
@@ -40,6 +50,9 @@ def run_import(job: Job, progress) -> dict:
                  filename=params.get("filename"), **{k: result[k] for k in
                                                      ("inserted", "updated", "unchanged", "rejected")})
     return result
+
+
+CHECKPOINT = "checkpoint"
 
 
 class StoredRejects(ListRejects):
@@ -61,9 +74,19 @@ class StoredRejects(ListRejects):
         self.count += len(rejects) - min(room, len(rejects))
         self.truncated = self.count > len(self.items)
 
+    def restore(self) -> None:
+        """Take back the rejects of the batches an earlier attempt committed."""
+        self.count = db.session.scalar(select(func.count()).select_from(ImportReject)
+                                       .where(ImportReject.job_id == self.job_id)) or 0
+        self.items = [{"line": line, "column": column, "reason": reason} for line, column, reason in
+                      db.session.execute(select(ImportReject.line, ImportReject.column, ImportReject.reason)
+                                         .where(ImportReject.job_id == self.job_id)
+                                         .order_by(ImportReject.line, ImportReject.id).limit(self.keep))]
+        self.truncated = self.count > len(self.items)
+
 
 def forget_rejects(job_id: str) -> None:
-    """A retried job starts over; the rejects of the failed attempt go."""
+    """An attempt without a checkpoint starts from the first row: no rejects of an earlier one stay."""
     db.session.execute(delete(ImportReject).where(ImportReject.job_id == job_id))
 
 

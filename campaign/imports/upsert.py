@@ -62,6 +62,7 @@ class Import:
         self.seen = csvio.SeenKeys()
         self.inserted = self.updated = self.unchanged = 0
         self.marked = 0  # called clients whose visits changed: to attribute
+        self.last_line = 0  # the last record of the last batch written
 
     def run(self, records: Iterable[tuple]) -> Iterator[None]:
         """Parse each record as it comes (only its values and raw text are kept)
@@ -88,10 +89,44 @@ class Import:
             if len(good) + len(rejected) >= self.batch_rows:
                 self._write(good, rejected, keys)
                 good, rejected, keys = [], [], set()
+                self.last_line = line
                 yield
         if good or rejected:
             self._write(good, rejected, keys)
+            self.last_line = line
             yield
+
+    def checkpoint(self) -> dict:
+        """Where the batches written so far end, and their counts: saved with
+        each batch (same transaction), so a retry goes on from there."""
+        return {"line": self.last_line, "inserted": self.inserted, "updated": self.updated,
+                "unchanged": self.unchanged, "marked": self.marked, "rejected": self.rejects.count}
+
+    def resume(self, records: Iterable[tuple], done: dict) -> Iterator[tuple]:
+        """The records after ``done`` (a ``checkpoint()`` of an earlier attempt
+        whose batches were committed), with the counts and the keys already
+        used taken back; the caller restores the rejects. The skipped records
+        are parsed again for their keys only, so a later duplicate of one is
+        still refused."""
+        self.inserted, self.updated, self.unchanged = done["inserted"], done["updated"], done["unchanged"]
+        self.marked, self.last_line = done["marked"], done["line"]
+        parse, key_attr, stores = rules.PARSERS[self.kind], self.table.key, self.stores
+        records = iter(records)
+        keys: list = []
+        if done["line"] > 0:
+            for line, row, _raw, error in records:
+                if error is None:
+                    try:
+                        keys.append(parse(row, stores)[key_attr])
+                    except rules.RowError:
+                        pass
+                if len(keys) >= self.batch_rows:
+                    self.seen.add_many(keys)
+                    keys = []
+                if line >= done["line"]:
+                    break
+        self.seen.add_many(keys)
+        return records
 
     def _without_erased(self, good: list[tuple], rejected: list[tuple]) -> list[tuple]:
         """Refuse the rows that name an erased client, without their raw text:
