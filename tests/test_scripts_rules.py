@@ -37,7 +37,7 @@ def _all_strings(rendered) -> list[str]:
     return out
 
 
-FULL_CTX = {"first_name": "Anna", "agent_name": "Beata", "store_name": "Mokotów", "last_service": "massage",
+FULL_CTX = {"first_name": "Anna", "last_name": "Nowak", "full_name": "Anna Nowak", "agent_name": "Beata", "store_name": "Mokotów", "last_service": "massage",
             "last_visit_date": date(2026, 3, 12), "days_since": 74, "offer": "renewal_discount"}
 
 
@@ -59,7 +59,9 @@ def test_default_script_renders_every_language_without_leftover_placeholders(lan
 @pytest.mark.parametrize("language", content.LANGUAGES)
 def test_default_script_fills_the_client_in(language):
     first = _render(language, FULL_CTX)["steps"][0]["text"]
-    assert "Anna" in first and "Beata" in first
+    # Japanese addresses the family name (Nowak様), Chinese the whole name, the others the first name.
+    addressed = {"ja": "Nowak様", "zh": "Anna Nowak"}.get(language, "Anna")
+    assert addressed in first and "Beata" in first
     news = next(s for s in _render(language, FULL_CTX)["steps"] if s["key"] == "news")["text"]
     assert content.offer_labels(language)["renewal_discount"] in news
 

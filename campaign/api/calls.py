@@ -7,6 +7,7 @@ from werkzeug.exceptions import BadRequest
 from ..accounts.auth import api_error, api_roles
 from ..calls import queries, services
 from ..core import clock
+from ..core.sql import MAX_ID
 from ..extensions import db
 from . import bp
 
@@ -22,7 +23,8 @@ def queue_next():
     if body is None or not isinstance(body, dict):
         return api_error(422, "invalid", "send a JSON object, e.g. {} or {\"campaign_id\": 3}")
     campaign_id = body.get("campaign_id")
-    if campaign_id is not None and (isinstance(campaign_id, bool) or not isinstance(campaign_id, int)):
+    if campaign_id is not None and (isinstance(campaign_id, bool) or not isinstance(campaign_id, int)
+                                    or not 0 < campaign_id <= MAX_ID):
         return api_error(422, "invalid", "campaign_id must be an integer",
                          details={"campaign_id": "must be an integer"})
     now = clock.now()

@@ -13,6 +13,7 @@ from ..accounts.models import Staff, Store
 from ..campaigns import queries, rules, services
 from ..campaigns.models import ITEM_STATUSES, Campaign
 from ..core import clock
+from ..core.sql import MAX_ID
 from ..scoring import scores
 from ..extensions import db
 from . import bp
@@ -164,7 +165,7 @@ def set_status(campaign_id):
     if error:
         return error
     status = body.get("status") if isinstance(body, dict) else None
-    if status not in rules.TRANSITIONS:
+    if not isinstance(status, str) or status not in rules.TRANSITIONS:
         return api_error(422, "invalid", "status must be one of active, paused, closed")
     camp = services.get(campaign_id, for_update=True)
     services.set_status(camp, status, g.api_user.id, version=body.get("version"))
@@ -187,7 +188,7 @@ def items(campaign_id):
         staff_id = db.session.scalar(select(Staff.id).where(Staff.employee_code == code))
         if staff_id is None:
             return api_error(422, "invalid", f"no staff member {code}")
-    after = request.args.get("after", 0, type=int) or 0
+    after = max(0, min(request.args.get("after", 0, type=int) or 0, MAX_ID))  # ids are 1…MAX_ID
     limit = request.args.get("limit", 1000, type=int) or 1000
     if not 1 <= limit <= queries.ITEMS_PAGE_MAX:
         return api_error(422, "invalid", f"limit must be between 1 and {queries.ITEMS_PAGE_MAX}")

@@ -70,6 +70,29 @@ _CARD = {
 
 
 def document() -> dict:
+    """The document, with the answers every operation of a kind can give added
+    where a path leaves them out (``common_errors``)."""
+    return common_errors(_document())
+
+
+def common_errors(doc: dict) -> dict:
+    """Answers that come from the app's wiring rather than from each route:
+    a JSON body that cannot be read (nested over 64 levels, NaN, NUL or an
+    unpaired surrogate in text: campaign.core.web) and a NUL in the query
+    string are 422; an id beyond a 32-bit integer or any unknown thing in the
+    path is 404."""
+    for ops in doc["paths"].values():
+        for op in ops.values():
+            responses = op.setdefault("responses", {})
+            body = op.get("requestBody", {}).get("content", {})
+            if "application/json" in body or any(p.get("in") == "query" for p in op.get("parameters", [])):
+                responses.setdefault("422", _err("invalid input; the message says what and where"))
+            if any(p.get("in") == "path" for p in op.get("parameters", [])):
+                responses.setdefault("404", _err("no such thing (or not yours to know of)"))
+    return doc
+
+
+def _document() -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Winback API", "version": "1",

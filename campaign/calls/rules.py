@@ -130,7 +130,7 @@ def parse_outcome(data, *, now: datetime, tz: str, answer_keys: dict | None = No
             out.reason = reason
     offer = data.get("offer")
     if offer not in (None, ""):
-        if offer not in OFFERS:
+        if not isinstance(offer, str) or offer not in OFFERS:
             errors["offer"] = f"unknown offer {offer!r}; one of: {', '.join(OFFERS)}"
         else:
             out.offer = offer
@@ -167,7 +167,10 @@ def parse_outcome(data, *, now: datetime, tz: str, answer_keys: dict | None = No
     if corrects not in (None, ""):
         try:
             out.corrects = int(corrects)
-        except (TypeError, ValueError):
+            if not 0 < out.corrects <= 2**31 - 1:  # ids are 32-bit
+                raise ValueError(corrects)
+        except (TypeError, ValueError, OverflowError):
+            out.corrects = None
             errors["corrects"] = "must be the id of the outcome being corrected"
     claim = data.get("claim")
     if claim not in (None, ""):

@@ -191,7 +191,7 @@ def _int_field(value, name, errors, default, lo, hi):
         n = int(value)
         if isinstance(value, float) and value != n:
             raise ValueError
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int() of an infinity
         errors[name] = "must be a whole number"
         return default
     if not lo <= n <= hi:
@@ -270,7 +270,7 @@ def parse_campaign(data: dict, *, partial: bool = False) -> CampaignInput:
             if not 0 <= bp <= 9000:
                 errors["holdout_share"] = "must be between 0 and 0.9"
             out.holdout_bp = bp
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: 1e305 * 10000, or "inf"
             errors["holdout_share"] = "must be a fraction such as 0.1 (at most 4 decimals)"
     script = data.get("script_id")
     if script not in (None, ""):

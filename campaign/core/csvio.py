@@ -87,15 +87,15 @@ class FileCheck:
             self._keep_head(text)
 
     def _keep_head(self, text: str) -> None:
-        cut = text.find("\n")
+        # A line ends at LF, CRLF or a lone CR (old Mac files), as the reader sees it.
+        cut = min((i for i in (text.find("\n"), text.find("\r")) if i >= 0), default=-1)
+        self._head.append(text if cut < 0 else text[:cut])
+        self._head_chars += len(self._head[-1])
+        if self._head_chars > MAX_HEADER_CHARS:
+            raise FileRefused("The first line is longer than 64 KiB, so it cannot be a CSV "
+                              "header. Is this a CSV file?")
         if cut < 0:
-            self._head.append(text)
-            self._head_chars += len(text)
-            if self._head_chars > MAX_HEADER_CHARS:
-                raise FileRefused("The first line is longer than 64 KiB, so it cannot be a CSV "
-                                  "header. Is this a CSV file?")
             return
-        self._head.append(text[:cut])
         self.header_line = "".join(self._head).removeprefix(BOM).rstrip("\r")
         self._head = []
 
@@ -150,8 +150,17 @@ def sniff_delimiter(header_line: str) -> str:
 
 
 def split_header(header_line: str, delimiter: str) -> list[str]:
-    """Header names trimmed and lower-cased (matching is case-insensitive)."""
-    fields = next(csv.reader([header_line], delimiter=delimiter), [])
+    """Header names trimmed and lower-cased (matching is case-insensitive).
+
+    Read as strictly as the rows (``read_rows``): a quote never closed, which
+    would run the header on into the rows, or text after a closing quote is
+    ``FileRefused``."""
+    try:
+        fields = next(csv.reader([header_line + "\n"], delimiter=delimiter, strict=True), [])
+    except csv.Error:
+        raise FileRefused('A quote (") in the header line is not closed, or is followed by more text, '
+                          "so the column names cannot be read. Fix the first line and upload the file "
+                          "again.") from None
     return [f.strip().lower() for f in fields]
 
 
@@ -196,6 +205,8 @@ def read_rows(text: Iterable[str], delimiter: str) -> Iterator[tuple[int, list[s
     text as it was in the file, without the final line break. A record the
     csv module cannot parse (e.g. a field over its size limit after a stray
     quote) comes as ``fields=None`` and reading goes on with the next line.
+    Reading is strict: text after a closing quote (``"N1"1``) is such a record,
+    not a field the csv module glues together.
     """
     consumed: list[str] = []
     physical = 0
@@ -208,7 +219,7 @@ def read_rows(text: Iterable[str], delimiter: str) -> Iterator[tuple[int, list[s
             yield line
 
     reader = csv.reader(lines(), delimiter=delimiter, quotechar='"', doublequote=True,
-                        skipinitialspace=False, strict=False)
+                        skipinitialspace=False, strict=True)
     start = 1
     while True:
         try:

@@ -9,6 +9,8 @@ _EXPONENT = {"JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "HUF": 2,
              "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3, "TND": 3}
 
 _AMOUNT = re.compile(r"^-?\d+(?:[.,]\d+)?$")
+# A bound far above any visit, far below what a BIGINT column and its sums hold.
+MAX_MINOR = 10**12 - 1
 
 
 def exponent(currency: str) -> int:
@@ -40,6 +42,8 @@ def parse_amount(text: str, currency: str) -> int | None:
         raise AmountError(f"{text} has more decimals than {currency or 'the currency'} allows")
     if value < 0:
         raise AmountError("amount must not be negative")
+    if scaled > MAX_MINOR:
+        raise AmountError(f"{text} is too large (at most {format_minor(MAX_MINOR, currency)})")
     return int(scaled)
 
 

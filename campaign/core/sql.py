@@ -5,6 +5,8 @@ from sqlalchemy import ARRAY, Integer, any_, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+MAX_ID = 2**31 - 1  # ids are INTEGER (32-bit on PostgreSQL): a larger number names no row
+
 
 class day_number(FunctionElement):
     """Days since 1970-01-01 of a DATE expression, as an integer.

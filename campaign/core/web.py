@@ -1,7 +1,11 @@
 """App-wide web wiring: error pages and JSON errors, security headers, template helpers."""
 from __future__ import annotations
 
-from flask import jsonify, render_template, request
+import math
+import re
+
+from flask import Request as FlaskRequest
+from flask import abort, jsonify, render_template, request
 from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
@@ -9,9 +13,11 @@ from markupsafe import escape
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from . import clock, i18n
-from .errors import AppError, Conflict
+from .errors import AppError, Conflict, ValidationError
+from .sql import MAX_ID
 
 
 RETRY_AFTER_SECONDS = 5
@@ -21,6 +27,88 @@ DATABASE_UNAVAILABLE = ("The database cannot be reached right now (it may be res
 
 def _wants_json() -> bool:
     return request.path.startswith("/api/")
+
+
+# ------------------------------------------------------------------ reading requests
+# What a request may carry is checked where Flask reads it, so no route can
+# meet (and 500 on) a value no database column holds.
+
+MAX_JSON_DEPTH = 64
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _digits_at_most(limit: int) -> str:
+    """A regex of the decimal numbers 0…``limit`` (leading zeros allowed)."""
+    s = str(limit)
+    alts = [rf"\d{{1,{len(s) - 1}}}"] if len(s) > 1 else []
+    for i, ch in enumerate(s):
+        if ch != "0":
+            rest = rf"\d{{{len(s) - i - 1}}}" if i < len(s) - 1 else ""
+            alts.append(s[:i] + f"[0-{int(ch) - 1}]" + rest)
+    return "(?:" + "|".join([*alts, s]) + ")"
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` in every route: only numbers up to ``MAX_ID`` match, so a larger
+    one is a 404 for every method (not a database error, nor a 405 from a
+    neighbouring route, as a check after matching would give)."""
+
+    regex = _digits_at_most(MAX_ID)
+
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def json_problem(value) -> str | None:
+    """Why a JSON body cannot be taken (too deep; NaN or Infinity, which are not
+    JSON; NUL or unpaired surrogates in text, which PostgreSQL and UTF-8
+    refuse), or None. No recursion."""
+    stack = [(value, 1, "")]
+    while stack:
+        value, depth, path = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep"
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1, f"{path}.{k}") for k, v in value.items())
+            stack.extend((k, depth + 1, f"{path} (a key)") for k in value)
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1, f"{path}[{i}]") for i, v in enumerate(value))
+        elif isinstance(value, float) and not math.isfinite(value):
+            return f"the number at {(path.lstrip('.') or 'the body')[:80]} is {value}, which is not JSON"
+        elif isinstance(value, str) and ("\x00" in value or _SURROGATE.search(value)):
+            what = "a NUL character (\\u0000)" if "\x00" in value else "an unpaired surrogate (\\ud800–\\udfff)"
+            return f"text at {(path.lstrip('.') or 'the body')[:80]} contains {what}; send plain UTF-8 text"
+    return None
+
+
+class Request(FlaskRequest):
+    def get_json(self, force=False, silent=False, cache=True):
+        """Flask's, but a body nested too deep or with text no column can hold
+        is a 422 naming the problem (``silent`` or not)."""
+        try:
+            value = super().get_json(force=force, silent=silent, cache=cache)
+        except RecursionError:
+            raise ValidationError(f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep") from None
+        problem = json_problem(value)
+        if problem:
+            raise ValidationError(problem)
+        return value
+
+
+def init_parsing(app) -> None:
+    """Before the routes are added (the converter is bound as each route is)."""
+    app.url_map.converters["int"] = IdConverter
+    app.request_class = Request
+
+    @app.before_request
+    def _no_nul_in_text():
+        # PostgreSQL refuses NUL in text: a path with one names nothing; a query
+        # or form field with one is invalid (the sign-in form 500ed on it).
+        if "\x00" in request.path:
+            abort(404)
+        for where, values in (("query string", request.args), ("form", request.form)):
+            if any("\x00" in (k or "") or "\x00" in (v or "") for k, v in values.items(multi=True)):
+                raise ValidationError(f"the {where} contains a NUL character (%00)")
 
 
 def init_app(app) -> None:

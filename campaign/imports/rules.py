@@ -158,8 +158,9 @@ def csv_records(text, delimiter: str, kind: str):
     width = len(names)
     for line, fields, raw in rows:
         if fields is None:
-            yield line, None, raw, RowError(None, "the row's quotes are not closed or the row "
-                                                  "is too long to be read")
+            yield line, None, raw, RowError(None, "the row's quotes are broken (not closed, or text "
+                                                  "after a closing quote) or the row is too long to "
+                                                  "be read")
         elif not any(fields):  # a blank line, or only delimiters
             continue
         elif len(fields) != width:

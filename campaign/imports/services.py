@@ -55,6 +55,12 @@ def inspect(header_line: str, kind: str | None) -> FileInfo:
     (missing columns named, or "this looks like a visits file")."""
     if kind is not None and kind not in rules.KINDS:
         raise ValidationError(f"unknown kind {kind!r}; one of {', '.join(rules.KINDS)}")
+    if not any(d in header_line for d in csvio.DELIMITERS) and any(d in header_line for d in "\t|"):
+        # Every kind has two columns or more: this header is not split by , or ;.
+        raise FileRefused("The columns are separated by " + ("tabs" if "\t" in header_line else
+                                                             "vertical bars (|)")
+                          + "; a CSV file separates them by commas or semicolons. Save the file as "
+                            "“CSV UTF-8” and upload that.")
     delimiter = csvio.sniff_delimiter(header_line)
     names = csvio.split_header(header_line, delimiter)
     problem = rules.header_problem(kind, names)

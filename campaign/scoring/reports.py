@@ -15,6 +15,7 @@ the API alike.
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import date
 
@@ -64,7 +65,7 @@ def by_arg(value: str | None) -> str:
 def year_arg(value: str | None) -> int | None:
     if value is None or value == "":
         return None
-    if not value.isdigit() or not 2000 <= int(value) <= 2100:
+    if not re.fullmatch(r"[0-9]{4}", value) or not 2000 <= int(value) <= 2100:
         raise _invalid("year", "must be a year between 2000 and 2100, e.g. 2026")
     return int(value)
 

@@ -42,7 +42,7 @@ class Period:
 
     @classmethod
     def parse(cls, text: str | None) -> "Period":
-        m = PERIOD_RE.match((text or "").strip())
+        m = PERIOD_RE.match(text.strip()) if isinstance(text, str) else None
         if not m:
             raise PeriodError("a period is a month written YYYY-MM, e.g. 2026-11")
         year, month = int(m.group(1)), int(m.group(2))

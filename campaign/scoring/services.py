@@ -12,6 +12,7 @@ from ..accounts.models import Staff, Team
 from ..campaigns.models import Campaign
 from ..core import audit, clock
 from ..core.errors import Conflict, NotFound, ValidationError
+from ..core.sql import MAX_ID
 from ..extensions import db
 from . import queries, rules, scores
 from .models import COMPETITION_KINDS, Competition
@@ -44,7 +45,7 @@ def campaign_arg(value) -> Campaign | None:
     except (TypeError, ValueError):
         raise ValidationError("campaign: give the campaign's id (a number)",
                               details={"campaign": "is not a number"}) from None
-    camp = db.session.get(Campaign, cid)
+    camp = db.session.get(Campaign, cid) if 0 < cid <= MAX_ID else None
     if camp is None:
         raise NotFound(f"no campaign {cid}")
     return camp
