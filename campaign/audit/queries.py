@@ -8,6 +8,7 @@ from sqlalchemy import Select, func, select
 
 from ..accounts.models import Staff
 from ..core.models import AuditLog
+from ..core.sql import like_escape
 from ..core.msgid import N_
 
 
@@ -27,19 +28,24 @@ class Filters:
         return {k: v for k, v in out.items() if v}
 
 
-def entries(f: Filters) -> Select:
-    """Newest first, each with its actor's code and name (None for the system)."""
-    q = (select(AuditLog, Staff.employee_code, Staff.name)
-         .outerjoin(Staff, Staff.id == AuditLog.actor_id)
-         .order_by(AuditLog.at.desc(), AuditLog.id.desc()))
+def entries(f: Filters, *, with_names: bool = True) -> Select:
+    """Newest first, each with its actor's code and name (None for the system);
+    just the entries with ``with_names`` off (the page reads the names of the
+    people on one page by itself)."""
+    if with_names:
+        q = select(AuditLog, Staff.employee_code, Staff.name).outerjoin(Staff, Staff.id == AuditLog.actor_id)
+    else:
+        q = select(AuditLog)
+        if f.actor:
+            q = q.join(Staff, Staff.id == AuditLog.actor_id)
+    q = q.order_by(AuditLog.at.desc(), AuditLog.id.desc())
     if f.area:
-        q = q.where(AuditLog.action.like(f.area.replace("_", r"\_") + ".%", escape="\\")
+        q = q.where(AuditLog.action.like(like_escape(f.area) + ".%", escape="\\")
                     | (AuditLog.action == f.area))
     if f.actor:
         q = q.where(func.lower(Staff.employee_code) == f.actor.lower())
     if f.target:
-        needle = f.target.lower().replace("\\", r"\\").replace("%", r"\%").replace("_", r"\_")
-        q = q.where(func.lower(AuditLog.target).like(f"%{needle}%", escape="\\"))
+        q = q.where(func.lower(AuditLog.target).like(f"%{like_escape(f.target.lower())}%", escape="\\"))
     if f.since:
         q = q.where(AuditLog.at >= datetime.combine(f.since, time.min))
     if f.until:

@@ -87,7 +87,7 @@ def _filters() -> tuple[queries.Filters, dict[str, str]]:
 def index():
     f, errors = _filters()
     page = max(1, request.args.get("page", 1, type=int) or 1)
-    pagination = db.paginate(queries.entries(f), page=page, per_page=PER_PAGE, error_out=False)
+    pagination = db.paginate(queries.entries(f, with_names=False), page=page, per_page=PER_PAGE, error_out=False)
     # The names of just the people on this page, in one statement.
     ids = {e.actor_id for e in pagination.items if e.actor_id}
     people = {sid: (code, name) for sid, code, name in db.session.execute(

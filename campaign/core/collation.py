@@ -21,6 +21,8 @@ import unicodedata
 from sqlalchemy import func, literal_column, text
 from sqlalchemy.sql.elements import ColumnElement
 
+from .sql import like_escape
+
 ICU = {"en": "en-x-icu", "ja": "ja-x-icu", "zh": "zh-Hans-x-icu", "ru": "ru-x-icu", "pl": "pl-x-icu"}
 
 
@@ -51,9 +53,7 @@ def folded(expr, dialect: str) -> ColumnElement:
 
 def contains(expr, needle: str, dialect: str) -> ColumnElement:
     """``expr`` holds ``needle`` (any script, any case, any width); ``%`` and ``_`` are literal."""
-    n = fold(needle.strip())
-    n = n.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return folded(expr, dialect).like(f"%{n}%", escape="\\")
+    return folded(expr, dialect).like(f"%{like_escape(fold(needle.strip()))}%", escape="\\")
 
 
 def sort_key(expr, language: str, session) -> ColumnElement:

@@ -31,6 +31,11 @@ def _day_number_sqlite(element, compiler, **kw):
     return f"CAST(julianday({arg}) - 2440587.5 AS INTEGER)"
 
 
+def like_escape(text: str) -> str:
+    """``text`` for a LIKE pattern with ``escape="\\"``: ``\\``, ``%`` and ``_`` are literal."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def is_sqlite(bind) -> bool:
     return bind.dialect.name == "sqlite"
 

@@ -18,6 +18,7 @@ from ..campaigns.models import Campaign, CampaignItem
 from ..clients.models import Client, ClientErasure, Contact, Visit
 from ..core import collation
 from ..core.models import AuditLog, Job, JobFileChunk
+from ..core.sql import like_escape
 from ..extensions import db
 from ..imports.models import ImportReject
 from ..outbox.models import Message
@@ -31,8 +32,7 @@ def _like_any(column, needles: list[str]):
         return false()
     parts = []
     for n in needles:
-        escaped = n.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        parts.append(column.like(f"%{escaped}%", escape="\\"))
+        parts.append(column.like(f"%{like_escape(n)}%", escape="\\"))
     return or_(*parts)
 
 
