@@ -123,10 +123,11 @@ def execute(job_id: str) -> dict | None:
     module_name, func_name = HANDLERS[job.kind].split(":")
     body = getattr(importlib.import_module(module_name), func_name)
 
-    def progress(fraction: float) -> None:
-        """Record progress; commits, so call it at batch boundaries."""
+    def progress(fraction: float, **columns) -> None:
+        """Record progress (and any other ``columns`` of the job's row, in the
+        same statement); commits, so call it at batch boundaries."""
         db.session.execute(update(Job).where(Job.id == job_id)
-                           .values(progress=max(0.0, min(1.0, float(fraction)))))
+                           .values(progress=max(0.0, min(1.0, float(fraction))), **columns))
         db.session.commit()
 
     pin = job.params.get(_PIN_PARAM) if isinstance(job.params, dict) else None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select
 
 from ..core import audit, csvio, jobs
 from ..core.models import Job, JobFileChunk
@@ -38,9 +38,8 @@ def run_import(job: Job, progress) -> dict:
         rejects.restore()
         records = run.resume(records, done)
     for _ in run.run(records):
-        db.session.execute(update(Job).where(Job.id == job_id)
-                           .values(params=params | {CHECKPOINT: run.checkpoint()}))
-        progress(min(0.99, reader.bytes_read / size))  # commits the batch with its checkpoint
+        # One UPDATE of the job's row per batch, committed with the batch: progress and checkpoint.
+        progress(min(0.99, reader.bytes_read / size), params=params | {CHECKPOINT: run.checkpoint()})
     drop_upload(job_id)
     result = run.result()
     if run.marked:
